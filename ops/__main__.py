@@ -1,0 +1,35 @@
+"""`python -m ops <verb>`: the operator tools, one verb per task.
+
+Each verb lives in its own module with `add_arguments(parser)` and
+`main(args) -> int`; the exit code is what CI and cron read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+VERBS = {
+    "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ops", description="Quintas CRM infrastructure operator tools.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, (module_name, help_text) in VERBS.items():
+        module = importlib.import_module(module_name)
+        verb_parser = sub.add_parser(verb, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(verb_parser)
+        verb_parser.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

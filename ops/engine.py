@@ -1,0 +1,295 @@
+"""The simulated engine: runs the real Pulumi program in-process, with no cloud.
+
+It reads one stack's settings from `Pulumi.<stack>.yaml`, runs `__main__.py`
+(or a given program) on `pulumi.runtime.set_mocks`, and records every resource
+the program registers: type, name, URN, parent, inputs, outputs and the
+resource options that matter for data safety. Provider outputs come from
+`ops.cloud`, a table of realistic values per resource type; a type or invoke
+with no entry there fails the run and names the type.
+
+Each run happens on its own thread with a fresh event loop, so the Pulumi
+runtime's context variables (settings, root stack, config) never leak from one
+run into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "quintas-crm-infra"
+SECRET_TEXT = "[secret]"
+# How the Pulumi wire format marks a secret value (pulumi.runtime.rpc).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+REGISTERED_ATTR = "simulated_resources"
+
+
+def registered_before(exc: BaseException) -> list[Resource]:
+    """The resources a failed run had registered when it raised `exc`."""
+    return list(getattr(exc, REGISTERED_ATTR, []))
+
+
+class EngineError(Exception):
+    """The simulated engine could not run the program (an unmocked type or invoke...)."""
+
+
+class SettingsFileError(EngineError):
+    """The stack's settings file is missing or unreadable: bad input, not a program error."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value the program marked secret. It prints as `[secret]`; tests may read `.value`."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return SECRET_TEXT
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    provider: str | None = None
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {
+            "protect": self.protect,
+            "retain_on_delete": self.retain_on_delete,
+            "delete_before_replace": self.delete_before_replace,
+            "ignore_changes": list(self.ignore_changes),
+            "depends_on": list(self.depends_on),
+            "provider": self.provider,
+        }
+
+
+@dataclass
+class Run:
+    """What one program run registered, and the stack outputs it exported."""
+
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    config: dict[str, str]
+
+    def of_type(self, type_token: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> Resource:
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_token)]
+            raise LookupError(f"expected one {type_token} named {name!r}, found {len(found)} among {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise LookupError(urn)
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+# ----------------------------------------------------------------- stack settings
+
+
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def available_stacks(root: Path = ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def load_stack_settings(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """Config as the CLI hands it to the program: strings, JSON for structured values.
+
+    `secure:` values are replaced by a placeholder and listed as secret keys, so a
+    run never needs the stack's passphrase or KMS key.
+    """
+    path = stack_file(stack, root)
+    if not path.is_file():
+        known = ", ".join(available_stacks(root)) or "none"
+        raise SettingsFileError(f"no settings file {path.name} for stack {stack!r}; stacks with a file: {known}")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsFileError(f"{path.name} is not valid YAML: {exc}") from exc
+    raw = doc.get("config") or {}
+    if not isinstance(raw, dict):
+        raise SettingsFileError(f"{path.name}: `config` must be a map of settings")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = f"simulated-secret-for-{full}"
+            secret_keys.append(full)
+        elif isinstance(value, str):
+            config[full] = value
+        else:
+            config[full] = json.dumps(value)
+    return config, secret_keys
+
+
+# ----------------------------------------------------------------- values
+
+
+def decode(value: Any) -> Any:
+    """Turn deserialized RPC values into plain Python, with secrets as Secret."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return Secret(decode(value.get("value")))
+        return {k: decode(v) for k, v in value.items() if k != SECRET_SIG_KEY}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """The printable form of a value: every secret becomes `[secret]`."""
+    if isinstance(value, Secret):
+        return SECRET_TEXT
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """The value with secrets unwrapped (for tests that check what a secret holds)."""
+    if isinstance(value, Secret):
+        return reveal(value.value)
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [reveal(v) for v in value]
+    return value
+
+
+def plain_strings(value: Any) -> Iterator[str]:
+    """Every string reachable without passing through a secret."""
+    if isinstance(value, Secret):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from plain_strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from plain_strings(v)
+
+
+# ----------------------------------------------------------------- the run
+
+
+Program = Callable[[], None]
+
+
+def _main_program(root: Path) -> Program:
+    def program() -> None:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    return program
+
+
+def run(
+    stack: str,
+    program: Program | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    root: Path = ROOT,
+) -> Run:
+    """Run the program for `stack` on the simulated engine and return what it registered.
+
+    `overrides` replaces settings (keys with or without the project prefix; values
+    as they would be written in the YAML file; None removes a key). Exceptions
+    raised by the program (ConfigError among them) propagate unchanged.
+    """
+    config, secret_keys = load_stack_settings(stack, root)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    region = config.get("aws:region", "us-east-1")
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["run"] = _run_in_fresh_context(stack, program or _main_program(root), config, secret_keys, region)
+        except BaseException as exc:  # noqa: BLE001 re-raised on the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"simulated-engine-{stack}")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["run"]
+
+
+def _run_in_fresh_context(
+    stack: str, program: Program, config: dict[str, str], secret_keys: list[str], region: str
+) -> Run:
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_in_stack
+
+    from ops.cloud import SimulatedCloud
+    from ops.monitor import RecordingMonitor
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    cloud = SimulatedCloud(stack=stack, region=region)
+    monitor = RecordingMonitor(cloud)
+    try:
+        pulumi.runtime.set_all_config(config, secret_keys)
+        pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        # set_mocks registers a root stack of its own; the program gets a fresh one
+        # from run_in_stack so that its exports are registered as the CLI would.
+        settings.ROOT.set(None)
+        loop.run_until_complete(run_in_stack(program))
+        if cloud.failures:
+            raise EngineError("; ".join(cloud.failures))
+        return Run(stack=stack, resources=monitor.recorded(), outputs=monitor.stack_outputs, config=config)
+    except BaseException as exc:
+        # Tests check that a failed run (bad settings above all) registered nothing.
+        setattr(exc, REGISTERED_ATTR, monitor.recorded())  # noqa: B010
+        raise
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -1,0 +1,69 @@
+"""RecordingMonitor: the mock resource monitor that also keeps resource options.
+
+`pulumi.runtime.mocks.MockMonitor` hands the mocks only a resource's inputs. The
+options that decide whether data survives a `pulumi up` (protect,
+retain_on_delete, delete_before_replace, ...) travel in the RegisterResource
+request itself, so this subclass reads them there before delegating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import empty_pb2
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, Mocks
+
+from ops.engine import Resource, decode
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self._recorded: dict[str, Resource] = {}
+        self._order: list[str] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        # The real engine marks additionalSecretOutputs (a RandomPassword's
+        # `result`, say) secret; MockMonitor does not, so the cloud does it.
+        self.mocks.secret_outputs = list(request.additionalSecretOutputs)  # type: ignore[attr-defined]
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        urn = response.urn
+        record = Resource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=decode(rpc.deserialize_properties(request.object)),
+            outputs=decode(rpc.deserialize_properties(response.object)) if request.custom else {},
+            id=response.id or None,
+            protect=request.HasField("protect") and request.protect,
+            retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            ignore_changes=tuple(request.ignoreChanges),
+            depends_on=tuple(request.dependencies),
+            provider=request.provider or None,
+            property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
+        )
+        if urn not in self._recorded:
+            self._order.append(urn)
+        self._recorded[urn] = record
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        outputs = decode(rpc.deserialize_properties(request.outputs))
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.stack_outputs = outputs
+        elif request.urn in self._recorded:
+            self._recorded[request.urn].outputs = outputs
+        return empty_pb2.Empty()
+
+    def SignalAndWaitForShutdown(self, request: Any) -> Any:
+        return empty_pb2.Empty()
+
+    def recorded(self) -> list[Resource]:
+        return [self._recorded[urn] for urn in self._order]

@@ -1,0 +1,120 @@
+"""Offline plan: run a stack's real program on the simulated engine and show what it would create.
+
+Prints the resource tree with each resource's key settings and options, and the
+stack outputs. Provider outputs are simulated: no cloud is contacted. Exit 0 on
+success, 2 on invalid settings (every problem listed), 1 on a program error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from typing import Any, TextIO
+
+from components.config import ConfigError
+from ops import engine
+
+SIMULATED_NOTICE = "provider outputs are simulated: no cloud was contacted, ids, ARNs and addresses are stand-ins"
+
+# The inputs worth a glance in the tree, per resource type; everything else is in --json.
+KEY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
+    "aws:ec2/instance:Instance": ("instanceType", "ami", "monitoring", "disableApiTermination"),
+    "aws:ebs/volume:Volume": ("size", "type", "encrypted", "availabilityZone"),
+    "aws:s3/bucket:Bucket": ("bucket", "forceDestroy"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "referencedSecurityGroupId", "description",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "description",
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": ("loadBalancerType", "enableDeletionProtection", "dropInvalidHeaderFields"),
+    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
+    "aws:lb/targetGroup:TargetGroup": ("port", "protocol"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold", "evaluationPeriods"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "docker:index/container:Container": ("image", "networksAdvanced", "healthcheck", "labels"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, help="stack name; needs a Pulumi.<stack>.yaml file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def build_plan(run: engine.Run) -> dict[str, Any]:
+    """The plan as data: the contract `--json` prints and CI reads."""
+    return {
+        "stack": run.stack,
+        "simulated": True,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "inputs": engine.redact(r.inputs),
+                "options": r.options,
+            }
+            for r in run.resources
+        ],
+        "outputs": engine.redact(run.outputs),
+        "policy": [],
+        "cost": None,
+    }
+
+
+def render_text(run: engine.Run, out: TextIO) -> None:
+    out.write(f"Plan of stack {run.stack!r}: {SIMULATED_NOTICE}.\n\n")
+    children: dict[str | None, list[engine.Resource]] = {}
+    for r in run.resources:
+        children.setdefault(r.parent if r.parent and _known(run, r.parent) else None, []).append(r)
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            out.write(f"{'  ' * depth}+ {r.type}  {r.name}{_flags(r)}\n")
+            for key in KEY_SETTINGS.get(r.type, ()):
+                if key in r.inputs:
+                    value = json.dumps(engine.redact(r.inputs[key]), sort_keys=True)
+                    out.write(f"{'  ' * depth}    {key}: {value}\n")
+            walk(r.urn, depth + 1)
+
+    walk(None, 0)
+    out.write(f"\n{len(run.resources)} resources ({sum(r.custom for r in run.resources)} cloud resources).\n")
+    out.write("\nOutputs:\n")
+    for key, value in sorted(run.outputs.items()):
+        out.write(f"  {key}: {json.dumps(engine.redact(value), sort_keys=True)}\n")
+    if not run.outputs:
+        out.write("  (none)\n")
+
+
+def _known(run: engine.Run, urn: str) -> bool:
+    return any(r.urn == urn for r in run.resources)
+
+
+def _flags(r: engine.Resource) -> str:
+    flags = [name for name in ("protect", "retain_on_delete", "delete_before_replace") if getattr(r, name)]
+    return f"  [{', '.join(flags)}]" if flags else ""
+
+
+def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        run = engine.run(args.stack)
+    except (ConfigError, engine.SettingsFileError) as exc:
+        err.write(f"error: {exc}\n")
+        return 2
+    except engine.EngineError as exc:
+        err.write(f"error: {exc}\n")
+        return 1
+    except Exception:  # noqa: BLE001 any program error: show it, exit 1
+        err.write(f"error: the program failed on stack {args.stack!r}:\n{traceback.format_exc()}")
+        return 1
+    if args.json:
+        json.dump(build_plan(run), out, indent=2, sort_keys=False)
+        out.write("\n")
+    else:
+        render_text(run, out)
+    return 0

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages whose real tools and servers the tests use:
+# PostgreSQL 15 + PostGIS 3 (backup drill), promtool and amtool (monitoring),
+# cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file).
+set -euo pipefail
+
+packages=(
+  postgresql-15 postgresql-15-postgis-3
+  prometheus prometheus-alertmanager
+  cloud-init shellcheck docker-compose
+  tzdata
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -q
+# Packaged services must not start on install: the tests start their own on free ports.
+printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+$sudo chmod +x /usr/sbin/policy-rc.d
+trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

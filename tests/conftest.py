@@ -1,0 +1,47 @@
+"""Shared fixtures: one run of the real program per stack on the simulated engine.
+
+Runs are session-scoped because every test only reads them; a test that needs
+different settings calls `simulate(stack, **overrides)` for a run of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ops import engine
+
+STACKS = ("staging", "prod")
+
+
+def simulate(stack: str, program: engine.Program | None = None, **overrides: Any) -> engine.Run:
+    return engine.run(stack, program=program, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def staging() -> engine.Run:
+    return simulate("staging")
+
+
+@pytest.fixture(scope="session")
+def prod() -> engine.Run:
+    return simulate("prod")
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack_run(request: pytest.FixtureRequest) -> engine.Run:
+    return simulate(request.param)
+
+
+def require_tool(name: str, install: str) -> str:
+    """The path of a command-line tool the test drives, or a failure that says how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; install it with: {install} (or run `make system-deps`)")
+    return path
+
+
+Simulate = Callable[..., engine.Run]

@@ -1,0 +1,114 @@
+"""The simulated engine: records options, marks secrets, fails loudly on unknown types."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+import pytest
+
+from ops import engine
+from tests.conftest import simulate
+
+
+def test_engine_records_protect_and_retain_on_delete() -> None:
+    def program() -> None:
+        aws.s3.Bucket("kept", opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True))
+        aws.s3.Bucket("plain")
+
+    run = simulate("staging", program)
+    kept = run.one("aws:s3/bucket:Bucket", "kept")
+    plain = run.one("aws:s3/bucket:Bucket", "plain")
+    assert (kept.protect, kept.retain_on_delete) == (True, True)
+    assert (plain.protect, plain.retain_on_delete) == (False, False)
+    assert kept.options["protect"] is True
+
+
+def test_engine_records_replacement_options_dependencies_and_parent() -> None:
+    def program() -> None:
+        first = aws.s3.Bucket("first")
+        parent = pulumi.ComponentResource("quintas:test:Group", "group")
+        aws.s3.Bucket(
+            "second",
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[first], delete_before_replace=True, ignore_changes=["tags"]
+            ),
+        )
+
+    run = simulate("staging", program)
+    first = run.one("aws:s3/bucket:Bucket", "first")
+    second = run.one("aws:s3/bucket:Bucket", "second")
+    group = run.one("quintas:test:Group", "group")
+    assert second.delete_before_replace is True
+    assert second.ignore_changes == ("tags",)
+    assert first.urn in second.depends_on
+    assert second.parent == group.urn
+    assert second.urn.endswith("quintas:test:Group$aws:s3/bucket:Bucket::second")
+
+
+def test_unmocked_resource_type_fails_loudly_naming_it() -> None:
+    def program() -> None:
+        aws.ec2.VpnGateway("vgw")
+
+    with pytest.raises(engine.EngineError, match=r"aws:ec2/vpnGateway:VpnGateway \(vgw\)"):
+        simulate("staging", program)
+
+
+def test_unmocked_invoke_fails_loudly_naming_it() -> None:
+    def program() -> None:
+        aws.ec2.get_vpc(default=True)
+
+    with pytest.raises(Exception, match="aws:ec2/getVpc:getVpc"):
+        simulate("staging", program)
+
+
+def test_outputs_are_realistic_and_stable_between_runs() -> None:
+    def program() -> None:
+        bucket = aws.s3.Bucket("uploads")
+        pulumi.export("arn", bucket.arn)
+        pulumi.export("zones", aws.get_availability_zones().names)
+
+    first, second = simulate("staging", program), simulate("staging", program)
+    assert first.outputs == second.outputs
+    assert first.outputs["arn"].startswith("arn:aws:s3:::uploads-")
+    assert first.outputs["zones"][:2] == ["us-east-1a", "us-east-1b"]
+
+
+def test_generated_password_is_secret_in_outputs_and_plan_text() -> None:
+    def program() -> None:
+        password = random.RandomPassword("db", length=24, special=False)
+        pulumi.export("password", password.result)
+
+    run = simulate("staging", program)
+    secret = run.outputs["password"]
+    assert isinstance(secret, engine.Secret)
+    assert len(secret.value) == 24 and secret.value.isalnum()
+    assert engine.redact(run.outputs) == {"password": "[secret]"}
+    recorded = run.one("random:index/randomPassword:RandomPassword", "db")
+    assert isinstance(recorded.outputs["result"], engine.Secret)
+
+
+def test_secure_setting_becomes_a_placeholder_that_stays_secret(tmp_path) -> None:
+    (tmp_path / "Pulumi.demo.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  quintas-crm-infra:apiKey:\n    secure: v1:AAAA\n"
+    )
+
+    def program() -> None:
+        pulumi.export("key", pulumi.Config().require_secret("apiKey"))
+
+    run = engine.run("demo", program, root=tmp_path)
+    assert isinstance(run.outputs["key"], engine.Secret)
+    assert run.outputs["key"].value.startswith("simulated-secret-for-")
+
+
+def test_missing_stack_file_names_the_stacks_that_exist() -> None:
+    with pytest.raises(engine.SettingsFileError, match="Pulumi.qa.yaml.*prod, staging"):
+        simulate("qa")
+
+
+def test_runs_do_not_leak_into_each_other() -> None:
+    def one() -> None:
+        aws.s3.Bucket("only-here")
+
+    assert [r.name for r in simulate("staging", one).resources] == ["only-here"]
+    assert all(r.name != "only-here" for r in simulate("staging", lambda: None).resources)
