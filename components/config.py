@@ -59,11 +59,31 @@ REQUIRED_IMAGES = ("frontend", "postgres")
 
 KNOWN_KEYS = frozenset(
     {
-        "environment", "owner", "appHost", "cmsHost", "grafanaHost", "route53ZoneId", "instanceType",
-        "dataVolumeSizeGb", "backupTime", "timeZone", "recoveryWindowDays", "archiveTimeoutSeconds",
-        "rpoSeconds", "snapshotRetentionDays", "logRetentionDays", "accessLogExpirationDays",
-        "noncurrentVersionExpirationDays", "alertEmails", "sshMode", "adminCidrs", "operatorPublicKey",
-        "imageTags", "replicateBackups", "replicaRegion", "monthlyBudgetUsd",
+        "environment",
+        "owner",
+        "appHost",
+        "cmsHost",
+        "grafanaHost",
+        "route53ZoneId",
+        "instanceType",
+        "dataVolumeSizeGb",
+        "backupTime",
+        "timeZone",
+        "recoveryWindowDays",
+        "archiveTimeoutSeconds",
+        "rpoSeconds",
+        "snapshotRetentionDays",
+        "logRetentionDays",
+        "accessLogExpirationDays",
+        "noncurrentVersionExpirationDays",
+        "alertEmails",
+        "sshMode",
+        "adminCidrs",
+        "operatorPublicKey",
+        "imageTags",
+        "replicateBackups",
+        "replicaRegion",
+        "monthlyBudgetUsd",
     }
 )
 
@@ -74,9 +94,7 @@ _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _IMAGE_TAG = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$")
-_PUBLIC_KEY = re.compile(
-    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( \S.*)?$"
-)
+_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( \S.*)?$")
 
 
 @dataclass(frozen=True)
@@ -182,7 +200,7 @@ class _Reader:
         c = config or self.cfg
         try:
             return c.get_object(name)
-        except Exception:  # not JSON: a plain string value
+        except Exception:  # noqa: BLE001 not JSON: a plain string value
             return c.get(name)
 
     def string(self, name: str, check: Callable[[str], bool], allowed: str, default: str | None = None) -> str:
@@ -269,7 +287,11 @@ class _Reader:
         )
 
         emails = self.raw("alertEmails")
-        if not isinstance(emails, list) or not emails or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        if (
+            not isinstance(emails, list)
+            or not emails
+            or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails)
+        ):
             self.bad(self.key("alertEmails"), emails, "a non-empty list of e-mail addresses")
             emails = []
 
@@ -292,7 +314,9 @@ class _Reader:
             replicate = False
         replica_region = self.raw("replicaRegion")
         if replicate and (not isinstance(replica_region, str) or not _REGION.match(replica_region)):
-            self.bad(self.key("replicaRegion"), replica_region, "an AWS region name, required when replicateBackups is true")
+            self.bad(
+                self.key("replicaRegion"), replica_region, "an AWS region name, required when replicateBackups is true"
+            )
         elif replicate and replica_region == region:
             self.bad(self.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
 

@@ -212,7 +212,10 @@ def _certificate(c: Ctx) -> dict[str, Any]:
 
 
 def _route53_record(c: Ctx) -> dict[str, Any]:
-    return {"id": f"{c.inputs.get('zoneId')}_{c.inputs.get('name')}_{c.inputs.get('type')}", "fqdn": c.inputs.get("name")}
+    return {
+        "id": f"{c.inputs.get('zoneId')}_{c.inputs.get('name')}_{c.inputs.get('type')}",
+        "fqdn": c.inputs.get("name"),
+    }
 
 
 def _health_check(c: Ctx) -> dict[str, Any]:
@@ -300,7 +303,10 @@ RESOURCES: dict[str, Template] = {
     "pulumi:providers:random": _provider,
     "pulumi:providers:command": _provider,
     "aws:ec2/vpc:Vpc": _vpc,
-    "aws:ec2/subnet:Subnet": lambda c: {**_prefixed("subnet", kind="subnet")(c), "arn": c.arn("ec2", f"subnet/subnet-{c.hex(17)}")},
+    "aws:ec2/subnet:Subnet": lambda c: {
+        **_prefixed("subnet", kind="subnet")(c),
+        "arn": c.arn("ec2", f"subnet/subnet-{c.hex(17)}"),
+    },
     "aws:ec2/internetGateway:InternetGateway": _prefixed("igw", kind="internet-gateway"),
     "aws:ec2/routeTable:RouteTable": _prefixed("rtb", kind="route-table"),
     "aws:ec2/route:Route": _just_id("r-rtb-"),
@@ -319,7 +325,10 @@ RESOURCES: dict[str, Template] = {
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/policy:Policy": _iam_named("policy"),
     "aws:iam/instanceProfile:InstanceProfile": _iam_named("instance-profile"),
-    "aws:iam/rolePolicy:RolePolicy": lambda c: {"id": f"{c.inputs.get('role')}:{c.physical_name()}", "name": c.physical_name()},
+    "aws:iam/rolePolicy:RolePolicy": lambda c: {
+        "id": f"{c.inputs.get('role')}:{c.physical_name()}",
+        "name": c.physical_name(),
+    },
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda c: {"id": f"{c.inputs.get('role')}-{c.hex(20)}"},
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketVersioning:BucketVersioning": _by_bucket,
@@ -335,7 +344,9 @@ RESOURCES: dict[str, Template] = {
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:lb/listener:Listener": _elb_arn("listener"),
     "aws:lb/listenerRule:ListenerRule": _elb_arn("listener-rule"),
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": lambda c: {"id": f"{c.inputs.get('targetGroupArn')}-{c.hex(20)}"},
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment": lambda c: {
+        "id": f"{c.inputs.get('targetGroupArn')}-{c.hex(20)}"
+    },
     "aws:acm/certificate:Certificate": _certificate,
     "aws:acm/certificateValidation:CertificateValidation": lambda c: {"id": str(c.inputs.get("certificateArn"))},
     "aws:route53/record:Record": _route53_record,
@@ -346,7 +357,10 @@ RESOURCES: dict[str, Template] = {
     "aws:sns/topicSubscription:TopicSubscription": _subscription,
     "aws:sns/topicPolicy:TopicPolicy": lambda c: {"id": str(c.inputs.get("arn"))},
     "aws:ecr/repository:Repository": _ecr_repository,
-    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda c: {"id": str(c.inputs.get("repository")), "registryId": ACCOUNT_ID},
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda c: {
+        "id": str(c.inputs.get("repository")),
+        "registryId": ACCOUNT_ID,
+    },
     "random:index/randomPassword:RandomPassword": _random_password,
     "docker:index/remoteImage:RemoteImage": _docker_image,
     "docker:index/container:Container": _docker_container,
@@ -386,7 +400,12 @@ INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
         "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/deploy/pulumi",
         "userId": "AROAEXAMPLE:pulumi",
     },
-    "aws:index/getRegion:getRegion": lambda a, r: {"id": r, "name": r, "region": r, "endpoint": f"ec2.{r}.amazonaws.com"},
+    "aws:index/getRegion:getRegion": lambda a, r: {
+        "id": r,
+        "name": r,
+        "region": r,
+        "endpoint": f"ec2.{r}.amazonaws.com",
+    },
     "aws:index/getPartition:getPartition": lambda a, r: {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com"},
     "aws:elb/getServiceAccount:getServiceAccount": lambda a, r: {
         "id": ELB_ACCOUNTS.get(r, "127311923021"),
@@ -432,4 +451,3 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             self.failures.append(message)
             raise EngineError(message)
         return handler(dict(args.args), self.region), []
-

@@ -28,10 +28,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "quintas-crm-infra"
-SECRET_TEXT = "[secret]"
+SECRET_TEXT = "[secret]"  # noqa: S105 the placeholder shown instead of a secret
 # How the Pulumi wire format marks a secret value (pulumi.runtime.rpc).
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # noqa: S105
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
 
 
 REGISTERED_ATTR = "simulated_resources"
@@ -282,14 +282,28 @@ def _run_in_fresh_context(
         # set_mocks registers a root stack of its own; the program gets a fresh one
         # from run_in_stack so that its exports are registered as the CLI would.
         settings.ROOT.set(None)
+        # As pulumi.runtime.mocks.test does: start with no RPC or output left from an earlier run.
+        live: Any = settings.SETTINGS  # its context properties are untyped in the SDK
+        live.rpc_manager.clear()
+        live.outputs.clear()
         loop.run_until_complete(run_in_stack(program))
         if cloud.failures:
             raise EngineError("; ".join(cloud.failures))
         return Run(stack=stack, resources=monitor.recorded(), outputs=monitor.stack_outputs, config=config)
     except BaseException as exc:
         # Tests check that a failed run (bad settings above all) registered nothing.
-        setattr(exc, REGISTERED_ATTR, monitor.recorded())  # noqa: B010
+        setattr(exc, REGISTERED_ATTR, monitor.recorded())
         raise
     finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+        _close(loop)
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop as asyncio.run does, so a failed run leaves no task or worker behind."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+    asyncio.set_event_loop(None)

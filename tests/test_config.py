@@ -43,7 +43,9 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("stack", "overrides", "key"), BAD_SETTINGS, ids=[c[2].split(":")[-1] + "-" + c[0] for c in BAD_SETTINGS])
+@pytest.mark.parametrize(
+    ("stack", "overrides", "key"), BAD_SETTINGS, ids=[c[2].split(":")[-1] + "-" + c[0] for c in BAD_SETTINGS]
+)
 def test_bad_setting_is_named_and_nothing_is_registered(stack: str, overrides: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         simulate(stack, **overrides)
@@ -83,7 +85,12 @@ def test_shipped_stacks_load_with_their_values() -> None:
     assert prod.recovery_window_days == 30 and staging.recovery_window_days == 7
     assert prod.archive_timeout_seconds == 60
     assert prod.ssh_mode == "ssm" and prod.admin_cidrs == ()
-    assert prod.tags == {"project": "quintas-crm-infra", "stack": "prod", "owner": "platform-team", "managed-by": "pulumi"}
+    assert prod.tags == {
+        "project": "quintas-crm-infra",
+        "stack": "prod",
+        "owner": "platform-team",
+        "managed-by": "pulumi",
+    }
     assert staging.noncurrent_version_expiration_days == staging.recovery_window_days + 7
 
 
