@@ -122,15 +122,15 @@ class Run:
 # ----------------------------------------------------------------- stack settings
 
 
-def stack_file(stack: str, root: Path = ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    return (root or ROOT) / f"Pulumi.{stack}.yaml"
 
 
-def available_stacks(root: Path = ROOT) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+def available_stacks(root: Path | None = None) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root or ROOT).glob("Pulumi.*.yaml"))
 
 
-def load_stack_settings(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+def load_stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """Config as the CLI hands it to the program: strings, JSON for structured values.
 
     `secure:` values are replaced by a placeholder and listed as secret keys, so a
@@ -230,7 +230,7 @@ def run(
     stack: str,
     program: Program | None = None,
     overrides: Mapping[str, Any] | None = None,
-    root: Path = ROOT,
+    root: Path | None = None,
 ) -> Run:
     """Run the program for `stack` on the simulated engine and return what it registered.
 
@@ -238,6 +238,7 @@ def run(
     as they would be written in the YAML file; None removes a key). Exceptions
     raised by the program (ConfigError among them) propagate unchanged.
     """
+    root = root or ROOT
     config, secret_keys = load_stack_settings(stack, root)
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
@@ -274,6 +275,9 @@ def _run_in_fresh_context(
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # A failed registration leaves its future unread; the run re-raises that error
+    # itself, so asyncio's "never retrieved" report would only print it twice.
+    loop.set_exception_handler(_quiet_unretrieved)
     cloud = SimulatedCloud(stack=stack, region=region)
     monitor = RecordingMonitor(cloud)
     try:
@@ -296,6 +300,11 @@ def _run_in_fresh_context(
         raise
     finally:
         _close(loop)
+
+
+def _quiet_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if context.get("message") != "Future exception was never retrieved":
+        loop.default_exception_handler(context)
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
