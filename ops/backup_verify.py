@@ -1,0 +1,102 @@
+"""Checks that a stack's backups are fresh, read from the backups bucket with boto3.
+
+- the newest base backup finished (backup.info status DONE) less than 26 hours ago;
+- a WAL segment arrived within the last 3 x archive_timeout;
+- the newest dump exists and is not empty.
+Each check gives one line; any failure makes the exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from components.backups import BackupTarget
+
+BASE_MAX_AGE = dt.timedelta(hours=26)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def _age(now: dt.datetime, then: dt.datetime) -> str:
+    seconds = int((now - then).total_seconds())
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}min ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def _objects(s3: Any, bucket: str, prefix: str, delimiter: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    objects: list[dict[str, Any]] = []
+    folders: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        objects += page.get("Contents", [])
+        folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    return objects, folders
+
+
+def check_base(s3: Any, target: BackupTarget, now: dt.datetime, max_age: dt.timedelta = BASE_MAX_AGE) -> Check:
+    name = "newest base backup"
+    objects, _ = _objects(s3, target.bucket, target.barman_prefix + "base/")
+    infos = [o for o in objects if o["Key"].endswith("/backup.info")]
+    done: list[tuple[dt.datetime, str]] = []
+    for info in infos:
+        body = s3.get_object(Bucket=target.bucket, Key=info["Key"])["Body"].read().decode()
+        fields = dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+        if fields.get("status") == "DONE":
+            done.append((info["LastModified"], info["Key"].split("/")[-2]))
+    if not done:
+        return Check(name, False, f"none finished under s3://{target.bucket}/{target.barman_prefix}base/")
+    when, backup_id = max(done)
+    ok = now - when < max_age
+    limit = f"limit {max_age.total_seconds() / 3600:.0f}h"
+    return Check(name, ok, f"{backup_id} finished {_age(now, when)} ({limit}; {len(done)} finished in all)")
+
+
+def check_wal(s3: Any, target: BackupTarget, now: dt.datetime, archive_timeout: int) -> Check:
+    name = "WAL archiving"
+    limit = dt.timedelta(seconds=3 * archive_timeout)
+    _, folders = _objects(s3, target.bucket, target.barman_prefix + "wals/", "/")
+    if not folders:
+        return Check(name, False, f"no WAL under s3://{target.bucket}/{target.barman_prefix}wals/")
+    # Folders are <timeline><log> in hex: the greatest holds the newest segments.
+    objects, _ = _objects(s3, target.bucket, max(folders))
+    if not objects:
+        return Check(name, False, f"the newest WAL folder {max(folders)} is empty")
+    newest = max(objects, key=lambda o: o["LastModified"])
+    ok = now - newest["LastModified"] <= limit
+    segment = newest["Key"].rsplit("/", 1)[-1]
+    return Check(name, ok, f"last segment {segment} arrived {_age(now, newest['LastModified'])} (limit {limit.seconds}s)")
+
+
+def check_dump(s3: Any, target: BackupTarget, now: dt.datetime) -> Check:
+    name = "newest dump"
+    objects, _ = _objects(s3, target.bucket, target.dumps_prefix)
+    dumps = [o for o in objects if o["Key"].endswith(".dump")]
+    if not dumps:
+        return Check(name, False, f"no dump under s3://{target.bucket}/{target.dumps_prefix}")
+    newest = max(dumps, key=lambda o: o["Key"])
+    detail = f"{newest['Key']}, {newest['Size']} bytes, written {_age(now, newest['LastModified'])}"
+    return Check(name, newest["Size"] > 0, detail if newest["Size"] > 0 else detail + ": EMPTY")
+
+
+def run_checks(s3: Any, target: BackupTarget, archive_timeout: int, now: dt.datetime | None = None) -> list[Check]:
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return [
+        check_base(s3, target, moment),
+        check_wal(s3, target, moment, archive_timeout),
+        check_dump(s3, target, moment),
+    ]

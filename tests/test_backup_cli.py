@@ -1,0 +1,122 @@
+"""`python -m ops backup verify|restore`: bad input exits 2 and changes nothing; verify reads real S3 state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from components.backups import BackupTarget
+from ops import backup, backup_verify, drill
+from ops.__main__ import build_parser
+
+UTC = dt.timezone.utc
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args(["backup", *argv])
+    return backup.main(args, out=out, err=err), out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with drill.s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 boto3 clients are untyped
+    for key, value in drill.S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    return boto3.client("s3", endpoint_url=s3_endpoint)
+
+
+def test_verify_without_a_bucket_is_bad_input() -> None:
+    code, _, err = _run("verify", "--stack", "prod")
+    assert code == 2
+    assert "pass --bucket NAME or --outputs FILE" in err
+
+
+def test_verify_with_outputs_lacking_the_bucket_is_bad_input(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"appUrl": "https://app.example"}))
+    code, _, err = _run("verify", "--stack", "prod", "--outputs", str(outputs))
+    assert code == 2
+    assert "no backupsBucket output" in err
+
+
+def test_verify_of_a_stack_without_settings_needs_the_archive_timeout() -> None:
+    code, _, err = _run("verify", "--stack", "qa", "--bucket", "b")
+    assert code == 2
+    assert "Pulumi.qa.yaml" in err and "--archive-timeout" in err
+
+
+def test_verify_of_an_empty_bucket_fails_every_check(s3, s3_endpoint: str, tmp_path: Path) -> None:
+    s3.create_bucket(Bucket="empty-backups")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"backupsBucket": "empty-backups"}))
+    code, out, _ = _run("verify", "--stack", "prod", "--outputs", str(outputs), "--endpoint-url", s3_endpoint)
+    assert code == 1
+    assert out.count("FAIL  ") == 3
+    assert "archive_timeout 60s" in out  # read from Pulumi.prod.yaml
+
+
+def _fill(s3, bucket: str, dump_body: bytes) -> None:  # noqa: ANN001
+    s3.create_bucket(Bucket=bucket)
+    base = "postgres/prod/quintas-crm/base/"
+    s3.put_object(Bucket=bucket, Key=base + "20261127T080000/backup.info", Body=b"status=DONE\nend_time=x\n")
+    s3.put_object(Bucket=bucket, Key=base + "20261127T080000/data.tar.gz", Body=gzip.compress(b"x" * 1000))
+    s3.put_object(Bucket=bucket, Key=base + "20261128T080000/backup.info", Body=b"status=FAILED\n")
+    wals = "postgres/prod/quintas-crm/wals/0000000100000000/"
+    s3.put_object(Bucket=bucket, Key=wals + "000000010000000000000004.gz", Body=b"wal")
+    s3.put_object(Bucket=bucket, Key="dumps/prod/20261127T080000Z.dump", Body=dump_body)
+
+
+def test_verify_passes_on_fresh_backups_and_reports_each(s3, s3_endpoint: str) -> None:
+    _fill(s3, "fresh-backups", b"PGDMP...")
+    code, out, _ = _run("verify", "--stack", "prod", "--bucket", "fresh-backups", "--endpoint-url", s3_endpoint)
+    assert code == 0, out
+    assert "ok    newest base backup: 20261127T080000" in out  # the FAILED later one does not count
+    assert "000000010000000000000004.gz" in out
+    assert "dumps/prod/20261127T080000Z.dump, 8 bytes" in out
+    assert out.strip().endswith("all backup checks passed")
+
+
+def test_stale_backups_and_an_empty_dump_fail(s3) -> None:
+    _fill(s3, "stale-backups", b"")
+    later = dt.datetime.now(UTC) + dt.timedelta(hours=27)
+    checks = backup_verify.run_checks(s3, BackupTarget(bucket="stale-backups", stack="prod"), 60, now=later)
+    assert [(c.name, c.ok) for c in checks] == [
+        ("newest base backup", False),
+        ("WAL archiving", False),
+        ("newest dump", False),
+    ]
+    assert "EMPTY" in checks[2].detail
+
+
+def test_restore_refuses_a_non_empty_target_dir(tmp_path: Path) -> None:
+    (tmp_path / "PG_VERSION").write_text("15\n")
+    code, _, err = _run("restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(tmp_path))
+    assert code == 2
+    assert f"target directory {tmp_path} is not empty" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["PG_VERSION"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--to", "yesterday", "neither `latest` nor an ISO time"), ("--verify-table", "lots; DROP", "not a table name")],
+)
+def test_restore_refuses_bad_options_before_touching_anything(tmp_path: Path, option: str, value: str, message: str) -> None:
+    target = tmp_path / "new"
+    argv = ["restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(target)]
+    code, _, err = _run(*argv, option, value)
+    assert code == 2
+    assert message in err
+    assert not target.exists()
