@@ -3,6 +3,10 @@
   python -m ops backup verify --stack prod [--bucket B | --outputs FILE] [--endpoint-url URL]
   python -m ops backup restore --stack prod --to latest|TIME --target-dir DIR [--verify-table T ...]
 
+`python3 -m ops.backup ...` is the same command for where only this package and the
+system Python are present (inside the postgres image, whose PostgreSQL version the
+restore must match).
+
 The bucket comes from --bucket, or from --outputs FILE holding `pulumi stack output
 --json` (key backupsBucket). Exit codes: 0 ok, 1 a check or the restore failed,
 2 bad input (nothing was changed).
@@ -16,8 +20,6 @@ import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
-
-import yaml
 
 from components.backups import BARMAN_SERVER, CRM_DATABASE, BackupTarget
 from ops import backup_verify, restore
@@ -63,7 +65,9 @@ def resolve_target(args: argparse.Namespace) -> BackupTarget:
         try:
             outputs = json.loads(Path(args.outputs).read_text())
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read --outputs {args.outputs}: {exc}; write it with `pulumi stack output --json`")
+            raise InputError(
+                f"cannot read --outputs {args.outputs}: {exc}; write it with `pulumi stack output --json`"
+            ) from exc
         bucket = outputs.get("backupsBucket") if isinstance(outputs, dict) else None
         if not isinstance(bucket, str) or not bucket:
             raise InputError(f"--outputs {args.outputs} has no backupsBucket output; pass --bucket NAME instead")
@@ -73,6 +77,8 @@ def resolve_target(args: argparse.Namespace) -> BackupTarget:
 
 
 def stack_archive_timeout(stack: str) -> int:
+    import yaml  # here: the restore also runs in the postgres image, which has no PyYAML
+
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise InputError(f"no settings file {path.name} for stack {stack!r}: pass --archive-timeout SECONDS")
@@ -138,3 +144,9 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
     except (restore.RestoreError, ServerError) as exc:
         err.write(f"error: {exc}\n")
         return 1
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m ops.backup", description=(__doc__ or "").strip().splitlines()[0])
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))

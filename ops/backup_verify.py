@@ -79,7 +79,9 @@ def check_wal(s3: Any, target: BackupTarget, now: dt.datetime, archive_timeout: 
     newest = max(objects, key=lambda o: o["LastModified"])
     ok = now - newest["LastModified"] <= limit
     segment = newest["Key"].rsplit("/", 1)[-1]
-    return Check(name, ok, f"last segment {segment} arrived {_age(now, newest['LastModified'])} (limit {limit.seconds}s)")
+    return Check(
+        name, ok, f"last segment {segment} arrived {_age(now, newest['LastModified'])} (limit {limit.seconds}s)"
+    )
 
 
 def check_dump(s3: Any, target: BackupTarget, now: dt.datetime) -> Check:
@@ -94,7 +96,7 @@ def check_dump(s3: Any, target: BackupTarget, now: dt.datetime) -> Check:
 
 
 def run_checks(s3: Any, target: BackupTarget, archive_timeout: int, now: dt.datetime | None = None) -> list[Check]:
-    moment = now or dt.datetime.now(dt.timezone.utc)
+    moment = now or dt.datetime.now(dt.UTC)
     return [
         check_base(s3, target, moment),
         check_wal(s3, target, moment, archive_timeout),

@@ -72,6 +72,7 @@ class DrillResult:
     pitr_restored: list[int] = field(default_factory=list)
     verify_exit_code: int = -1
     metrics: str = ""
+    job_log: str = ""
     restore_output: str = ""
 
     @property
@@ -93,7 +94,7 @@ def s3_server() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 loopback URL built above
+                urllib.request.urlopen(url, timeout=1).close()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -146,7 +147,11 @@ def run_backup_job(workdir: Path, target: BackupTarget, server: LocalServer) -> 
     shutil.copy(JOB_SCRIPT, script)
     script.chmod(0o755)
     env = backup_job_environment(
-        target=target, backup_time="02:00", time_zone="UTC", recovery_window_days=7, textfile_dir=str(workdir / "textfile")
+        target=target,
+        backup_time="02:00",
+        time_zone="UTC",
+        recovery_window_days=7,
+        textfile_dir=str(workdir / "textfile"),
     )
     env |= {"PGHOST": str(server.socket_dir), "PGPORT": str(server.port), **S3_ENV}
     env["PATH"] = f"{server.pg_bin}:/usr/bin:/bin"
@@ -227,6 +232,7 @@ def run_drill(
         started = time.monotonic()
         job = run_backup_job(workdir / "job", target, primary)
         result.backup_job_seconds = time.monotonic() - started
+        result.job_log = job.stderr
         if job.returncode != 0:
             raise RuntimeError(f"backup job exited {job.returncode}:\n{job.stderr}")
         result.metrics = (workdir / "job" / "textfile" / "quintas_backup.prom").read_text()
@@ -235,7 +241,9 @@ def run_drill(
         heartbeat = Heartbeat(primary)
         heartbeat.start()
         time.sleep(beat_seconds)
-        result.verify_exit_code = ops_backup("verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint).returncode
+        result.verify_exit_code = ops_backup(
+            "verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint
+        ).returncode
         result.kill_time = time.time()
         primary.kill()
         heartbeat.stopping.set()
@@ -243,8 +251,10 @@ def run_drill(
         beats = [b for b in heartbeat.beats if b.acked <= result.kill_time]
         result.beats_committed = len(beats)
         moment, result.pitr_expected = _pitr_moment(beats)
-        result.pitr_target = dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat()
-        progress(f"primary SIGKILLed after {len(beats)} heartbeats; restoring --to latest and --to {result.pitr_target}")
+        result.pitr_target = dt.datetime.fromtimestamp(moment, dt.UTC).isoformat()
+        progress(
+            f"primary SIGKILLed after {len(beats)} heartbeats; restoring --to latest and --to {result.pitr_target}"
+        )
         with ThreadPoolExecutor(max_workers=2 if parallel_restores else 1) as pool:
             latest = pool.submit(restore_and_read, workdir, "latest", "latest", endpoint, pg_bin)
             pitr = pool.submit(restore_and_read, workdir, "pitr", result.pitr_target, endpoint, pg_bin)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from ops.postgres_local import LocalServer
 
 KEY_TABLES = ("public.lots", "public.clients", "public.sales", "public.payments")
-# Bytes on disk (heap + indexes) per lot, with its share of clients, sales and payments;
-# measured on PostgreSQL 15 with this schema.
-BYTES_PER_LOT = 2600
+# Bytes on disk (heap + indexes) per lot, with its share of clients, sales and payments,
+# and the size of an empty database with PostGIS; measured on PostgreSQL 15 with this schema.
+BYTES_PER_LOT = 1085
+EMPTY_DATABASE_MB = 16
 BATCH_LOTS = 50_000
 
 SCHEMA = """
@@ -56,7 +57,7 @@ FROM generate_series(({lo} + 1) / 2, {hi} / 2) s, generate_series(0, 7) k;
 
 
 def lots_for(size_mb: float) -> int:
-    return max(int(size_mb * 1024 * 1024 / BYTES_PER_LOT) // 2 * 2, 100)
+    return max(int((size_mb - EMPTY_DATABASE_MB) * 2**20 / BYTES_PER_LOT) // 2 * 2, 100)
 
 
 def load(server: LocalServer, database: str, size_mb: float, progress: Callable[[str], None] = print) -> int:

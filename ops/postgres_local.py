@@ -105,7 +105,7 @@ class LocalServer:
         self.socket_dir = socket_dir
         self.port = port if port is not None else free_port()
         self.log_file = log_file or socket_dir / "postgres.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[Any] | None = None
 
     def initdb(self) -> None:
         give_to_postgres(self.data_dir)
@@ -123,7 +123,12 @@ class LocalServer:
             args += ["-c", f"{name}={value}"]
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                args, env=postgres_env(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_postgres()
+                args,
+                env=postgres_env(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **as_postgres(),
             )
 
     def running(self) -> bool:
@@ -150,7 +155,9 @@ class LocalServer:
             if ready.returncode == 0:
                 return
             time.sleep(0.2)
-        raise ServerError(f"postgres did not accept connections within {timeout:.0f}s; its log ends:\n{self.log_tail()}")
+        raise ServerError(
+            f"postgres did not accept connections within {timeout:.0f}s; its log ends:\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 60) -> None:
         """Fast shutdown (a clean checkpoint); SIGKILL if it does not finish in time."""

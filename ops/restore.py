@@ -67,7 +67,7 @@ def parse_target(value: str) -> dt.datetime | None:
         raise RestoreError(
             f"--to {value!r} is neither `latest` nor an ISO time such as 2026-11-28T01:30:00+00:00"
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def check_table_names(tables: list[str]) -> None:
@@ -103,7 +103,7 @@ def _backup_end(backup: dict[str, Any]) -> dt.datetime:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
         moment = dt.datetime.strptime(raw, "%a %b %d %H:%M:%S %Y")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def list_backups(target: BackupTarget) -> list[dict[str, Any]]:
@@ -217,8 +217,7 @@ def render(report: RestoreReport) -> str:
         f"restored backup {report.backup_id} to {report.target} into {report.target_dir}",
         f"recovery ended {report.recovered_at - report.started_at:.1f}s and data verified "
         f"{report.verified_at - report.started_at:.1f}s after the start",
-        f"verified database {report.database}: {len(report.row_counts)} tables, "
-        f"{sum(report.row_counts.values())} rows",
+        f"verified database {report.database}: {len(report.row_counts)} tables, {sum(report.row_counts.values())} rows",
     ]
     lines += [f"  rows      {table}: {count}" for table, count in report.row_counts.items()]
     lines += [f"  checksum  {table}: {digest}" for table, digest in report.checksums.items()]

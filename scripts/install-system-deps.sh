@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose real tools and servers the tests use:
 # PostgreSQL 15 + PostGIS 3 (backup drill), promtool and amtool (monitoring),
-# cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file).
+# cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file),
+# barman-cli-cloud (the backup drill's archive_command and restore,
+# run by the postgres user, so from the system Python rather than the virtualenv).
 set -euo pipefail
 
 packages=(
@@ -9,6 +11,7 @@ packages=(
   prometheus prometheus-alertmanager
   cloud-init shellcheck docker-compose
   tzdata
+  barman-cli-cloud
 )
 
 missing=()

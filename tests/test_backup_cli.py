@@ -16,7 +16,7 @@ from components.backups import BackupTarget
 from ops import backup, backup_verify, drill
 from ops.__main__ import build_parser
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -32,7 +32,7 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 boto3 clients are untyped
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     for key, value in drill.S3_ENV.items():
         monkeypatch.setenv(key, value)
     return boto3.client("s3", endpoint_url=s3_endpoint)
@@ -68,7 +68,7 @@ def test_verify_of_an_empty_bucket_fails_every_check(s3, s3_endpoint: str, tmp_p
     assert "archive_timeout 60s" in out  # read from Pulumi.prod.yaml
 
 
-def _fill(s3, bucket: str, dump_body: bytes) -> None:  # noqa: ANN001
+def _fill(s3, bucket: str, dump_body: bytes) -> None:
     s3.create_bucket(Bucket=bucket)
     base = "postgres/prod/quintas-crm/base/"
     s3.put_object(Bucket=bucket, Key=base + "20261127T080000/backup.info", Body=b"status=DONE\nend_time=x\n")
@@ -113,7 +113,9 @@ def test_restore_refuses_a_non_empty_target_dir(tmp_path: Path) -> None:
     ("option", "value", "message"),
     [("--to", "yesterday", "neither `latest` nor an ISO time"), ("--verify-table", "lots; DROP", "not a table name")],
 )
-def test_restore_refuses_bad_options_before_touching_anything(tmp_path: Path, option: str, value: str, message: str) -> None:
+def test_restore_refuses_bad_options_before_touching_anything(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
     target = tmp_path / "new"
     argv = ["restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(target)]
     code, _, err = _run(*argv, option, value)

@@ -24,8 +24,12 @@ def result() -> drill.DrillResult:
     require_tool("/usr/lib/postgresql/15/bin/postgres", "apt-get install postgresql-15 postgresql-15-postgis-3")
     started = time.monotonic()
     with drill.scratch_dir() as workdir:
-        outcome = drill.run_drill(workdir, size_mb=2, archive_timeout=ARCHIVE_TIMEOUT, beat_seconds=10, parallel_restores=True)
-    print(f"drill took {time.monotonic() - started:.1f}s; RPO {outcome.rpo_seconds:.1f}s, RTO {outcome.rto_seconds:.1f}s")
+        outcome = drill.run_drill(
+            workdir, size_mb=2, archive_timeout=ARCHIVE_TIMEOUT, beat_seconds=10, parallel_restores=True
+        )
+    print(
+        f"drill took {time.monotonic() - started:.1f}s; RPO {outcome.rpo_seconds:.1f}s, RTO {outcome.rto_seconds:.1f}s"
+    )
     return outcome
 
 

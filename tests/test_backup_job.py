@@ -19,7 +19,7 @@ from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "services" / "postgres" / "backup_job.py"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _load_job() -> ModuleType:
@@ -77,7 +77,12 @@ def test_runs_around_spring_forward_are_24_then_23_hours_apart() -> None:
     for _ in range(3):
         runs.append(job.next_run(runs[-1], "02:00", NEW_YORK))
     gaps = [(b - a).total_seconds() / 3600 for a, b in zip(runs, runs[1:], strict=False)]
-    assert [r.astimezone(NEW_YORK).strftime("%d %H:%M") for r in runs] == ["07 02:00", "08 03:00", "09 02:00", "10 02:00"]
+    assert [r.astimezone(NEW_YORK).strftime("%d %H:%M") for r in runs] == [
+        "07 02:00",
+        "08 03:00",
+        "09 02:00",
+        "10 02:00",
+    ]
     assert gaps == [24, 23, 24]
 
 
@@ -111,7 +116,9 @@ def test_missing_settings_exit_2_with_the_names() -> None:
 def test_a_failed_backup_exits_1_and_deletes_nothing(tmp_path: Path) -> None:
     require_tool("barman-cloud-backup", "apt-get install barman-cli-cloud")
     with drill.s3_server() as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        )
         s3.create_bucket(Bucket="backups")
         old = "postgres/prod/quintas-crm/base/20261101T020000/backup.info"
         s3.put_object(Bucket="backups", Key=old, Body=b"status=DONE\n")

@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("backup-job")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Same compression as archive_command (components/backups.py, where the choice is explained).
+COMPRESSION = "--gzip"
 _METRIC = re.compile(r'^quintas_backup_(\w+)\{kind="(base|dump)"\} (\S+)$')
 
 
@@ -110,7 +112,7 @@ class Settings:
         )
 
 
-def _s3(settings: Settings):  # noqa: ANN202 boto3 is untyped in the image
+def _s3(settings: Settings):
     import boto3  # imported here: the scheduler and its tests need no AWS library
 
     return boto3.client("s3", endpoint_url=settings.endpoint_url)
@@ -143,7 +145,7 @@ def _base_backup_ids(settings: Settings) -> dict[str, int]:
 def base_backup(settings: Settings) -> int | None:
     """Runs barman-cloud-backup; the size in bytes of the new backup, or None on failure."""
     before = set(_base_backup_ids(settings))
-    argv = ["barman-cloud-backup", "--gzip", "--immediate-checkpoint", *settings.cloud_options()]
+    argv = ["barman-cloud-backup", "-v", COMPRESSION, "--immediate-checkpoint", *settings.cloud_options()]
     if not _run("base backup", [*argv, settings.barman_url, settings.server]):
         return None
     new = {k: v for k, v in _base_backup_ids(settings).items() if k not in before}
@@ -248,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("mode", choices=("run", "schedule"), help="run once now, or for ever at BACKUP_TIME")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s backup-job %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s backup-job %(levelname)s %(message)s", stream=sys.stderr
+    )
     try:
         settings = Settings.from_environment(dict(os.environ))
     except SettingsError as exc:
