@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= staging
 
-.PHONY: setup system-deps plan test lint typecheck unit bench clean
+.PHONY: setup system-deps plan test lint typecheck unit bench bench-backup clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ test: system-deps lint typecheck unit
 
 bench: setup
 	$(PY) benchmarks/plan_speed.py
+
+# The 1 GB backup drill (about 15 minutes; needs root and `make system-deps`).
+bench-backup: setup system-deps
+	$(PY) benchmarks/backup_drill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

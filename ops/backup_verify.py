@@ -48,16 +48,46 @@ def _objects(s3: Any, bucket: str, prefix: str, delimiter: str | None = None) ->
     return objects, folders
 
 
-def check_base(s3: Any, target: BackupTarget, now: dt.datetime, max_age: dt.timedelta = BASE_MAX_AGE) -> Check:
-    name = "newest base backup"
+@dataclass(frozen=True)
+class BaseBackup:
+    backup_id: str
+    status: str
+    end_time: dt.datetime | None
+    uploaded: dt.datetime
+
+
+def _end_time(value: str | None) -> dt.datetime | None:
+    """backup.info's end_time, e.g. `2026-11-28 02:00:41.123456+00:00` (with the server's offset)."""
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def base_backups(s3: Any, target: BackupTarget) -> list[BaseBackup]:
+    """Every base backup of the stack, read from its backup.info (end_time keeps its UTC offset)."""
     objects, _ = _objects(s3, target.bucket, target.barman_prefix + "base/")
-    infos = [o for o in objects if o["Key"].endswith("/backup.info")]
-    done: list[tuple[dt.datetime, str]] = []
-    for info in infos:
+    backups: list[BaseBackup] = []
+    for info in (o for o in objects if o["Key"].endswith("/backup.info")):
         body = s3.get_object(Bucket=target.bucket, Key=info["Key"])["Body"].read().decode()
         fields = dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
-        if fields.get("status") == "DONE":
-            done.append((info["LastModified"], info["Key"].split("/")[-2]))
+        backups.append(
+            BaseBackup(
+                info["Key"].split("/")[-2],
+                fields.get("status", ""),
+                _end_time(fields.get("end_time")),
+                info["LastModified"],
+            )
+        )
+    return backups
+
+
+def check_base(s3: Any, target: BackupTarget, now: dt.datetime, max_age: dt.timedelta = BASE_MAX_AGE) -> Check:
+    name = "newest base backup"
+    done = [(b.end_time or b.uploaded, b.backup_id) for b in base_backups(s3, target) if b.status == "DONE"]
     if not done:
         return Check(name, False, f"none finished under s3://{target.bucket}/{target.barman_prefix}base/")
     when, backup_id = max(done)

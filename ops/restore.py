@@ -13,7 +13,6 @@ server never archives: a drill must not add a timeline to the stack's archive.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from components.backups import CRM_DATABASE, BackupTarget, restore_command
+from ops.backup_verify import BaseBackup, base_backups
 from ops.postgres_local import (
     LocalServer,
     as_postgres,
@@ -85,31 +85,25 @@ def check_target_dir(path: Path) -> None:
         raise RestoreError(f"the parent of the target directory, {path.parent}, does not exist: create it first")
 
 
-def choose_backup(backups: list[dict[str, Any]], target: dt.datetime | None) -> str:
+def choose_backup(backups: list[BaseBackup], target: dt.datetime | None) -> str:
     """The newest finished backup, or the newest one that ended before the target time."""
-    done = [b for b in backups if b.get("status") == "DONE" and b.get("end_time")]
+    done = [b for b in backups if b.status == "DONE" and b.end_time is not None]
     if target is not None:
-        done = [b for b in done if _backup_end(b) < target]
+        done = [b for b in done if b.end_time is not None and b.end_time < target]
     if not done:
         when = f" that ended before {target.isoformat()}" if target else ""
         raise RestoreError(f"no finished base backup{when} in the archive; list them with barman-cloud-backup-list")
-    return str(max(done, key=_backup_end)["backup_id"])
+    return max(done, key=lambda b: (b.end_time, b.backup_id)).backup_id
 
 
-def _backup_end(backup: dict[str, Any]) -> dt.datetime:
-    # barman prints e.g. "Sat Nov 28 02:00:03 2026" (local time of the backup host) or an ISO time.
-    raw = str(backup["end_time"])
+def list_backups(target: BackupTarget) -> list[BaseBackup]:
+    import boto3  # here: the argument checks run without it
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        moment = dt.datetime.strptime(raw, "%a %b %d %H:%M:%S %Y")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def list_backups(target: BackupTarget) -> list[dict[str, Any]]:
-    argv = ["barman-cloud-backup-list", "--format", "json", *target.cloud_options(), target.barman_url, target.server]
-    result = run_as_postgres(argv, timeout=120)
-    return list(json.loads(result.stdout).get("backups_list", []))
+        return base_backups(boto3.client("s3", endpoint_url=target.endpoint_url), target)
+    except (BotoCoreError, ClientError) as exc:
+        raise RestoreError(f"cannot list the base backups in s3://{target.bucket}: {exc}") from exc
 
 
 def write_recovery_settings(data_dir: Path, target: BackupTarget, moment: dt.datetime | None) -> None:

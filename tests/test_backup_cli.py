@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from components.backups import BackupTarget
-from ops import backup, backup_verify, drill
+from ops import backup, backup_verify, drill, restore
 from ops.__main__ import build_parser
 
 UTC = dt.UTC
@@ -122,3 +122,30 @@ def test_restore_refuses_bad_options_before_touching_anything(
     assert code == 2
     assert message in err
     assert not target.exists()
+
+
+def _backup(backup_id: str, end: str, status: str = "DONE") -> backup_verify.BaseBackup:
+    return backup_verify.BaseBackup(backup_id, status, dt.datetime.fromisoformat(end), dt.datetime.now(UTC))
+
+
+def test_pitr_picks_the_newest_backup_that_ended_before_the_target_whatever_its_offset() -> None:
+    backups = [
+        _backup("20261126T080000", "2026-11-26 02:00:40-06:00"),
+        _backup("20261127T080000", "2026-11-27 08:00:40+00:00"),
+        _backup("20261128T080000", "2026-11-28 02:00:40-06:00"),
+        _backup("20261128T090000", "2026-11-28 09:00:40+00:00", status="FAILED"),
+    ]
+    assert restore.choose_backup(backups, None) == "20261128T080000"
+    assert restore.choose_backup(backups, restore.parse_target("2026-11-28T08:00:00Z")) == "20261127T080000"
+    assert restore.choose_backup(backups, restore.parse_target("2026-11-28T02:01:00-06:00")) == "20261128T080000"
+    with pytest.raises(restore.RestoreError, match="no finished base backup that ended before"):
+        restore.choose_backup(backups, restore.parse_target("2026-11-01T00:00:00"))
+
+
+def test_backup_info_end_time_keeps_its_offset(s3) -> None:
+    s3.create_bucket(Bucket="info-backups")
+    key = "postgres/prod/quintas-crm/base/20261128T080000/backup.info"
+    s3.put_object(Bucket="info-backups", Key=key, Body=b"status=DONE\nend_time=2026-11-28 02:00:41.123456-06:00\n")
+    [found] = backup_verify.base_backups(s3, BackupTarget(bucket="info-backups", stack="prod"))
+    assert found.backup_id == "20261128T080000" and found.status == "DONE"
+    assert found.end_time == dt.datetime(2026, 11, 28, 8, 0, 41, 123456, tzinfo=UTC)

@@ -37,6 +37,7 @@ UTC = dt.UTC
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Same compression as archive_command (components/backups.py, where the choice is explained).
 COMPRESSION = "--gzip"
+_WINDOW = re.compile(r"^RECOVERY WINDOW OF (\d+) DAYS?$")
 _METRIC = re.compile(r'^quintas_backup_(\w+)\{kind="(base|dump)"\} (\S+)$')
 
 
@@ -177,6 +178,25 @@ def dump(settings: Settings, now: dt.datetime) -> int | None:
     return size
 
 
+def prune_dumps(settings: Settings, now: dt.datetime) -> bool:
+    """Deletes dumps older than the recovery window; the newest is always kept."""
+    match = _WINDOW.match(settings.retention_policy)
+    if not match:
+        log.error("dump retention SKIPPED: %r is not RECOVERY WINDOW OF N DAYS", settings.retention_policy)
+        return False
+    cutoff = f"dumps/{settings.stack}/{now - dt.timedelta(days=int(match.group(1))):%Y%m%dT%H%M%SZ}.dump"
+    s3 = _s3(settings)
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=f"dumps/{settings.stack}/"):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".dump")]
+    # Keys are UTC times in a fixed-width format: text order is time order.
+    old = [k for k in sorted(keys)[:-1] if k < cutoff]
+    for start in range(0, len(old), 1000):
+        s3.delete_objects(Bucket=settings.bucket, Delete={"Objects": [{"Key": k} for k in old[start : start + 1000]]})
+    log.info("dump retention: %d dump(s) older than %s deleted, %d kept", len(old), cutoff, len(keys) - len(old))
+    return True
+
+
 def read_metrics(path: Path) -> dict[tuple[str, str], float]:
     values: dict[tuple[str, str], float] = {}
     if path.exists():
@@ -218,6 +238,12 @@ def run_once(settings: Settings, clock: Callable[[], dt.datetime] = lambda: dt.d
     base_size = base_backup(settings)
     dump_size = dump(settings, started)
     ok = base_size is not None and dump_size is not None
+    if dump_size is not None:
+        try:
+            ok = prune_dumps(settings, started) and ok
+        except Exception as exc:  # noqa: BLE001 a failed prune must not hide the other steps' results
+            log.error("dump retention FAILED: %s", exc)
+            ok = False
     if base_size is None:
         log.error("retention SKIPPED: the base backup failed, every existing backup is kept")
     elif not _run(
