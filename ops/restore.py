@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -179,11 +180,46 @@ def restore(
     backup_id = choose_backup(list_backups(target), moment)
     report = RestoreReport(backup_id, to, str(target_dir), started, database=database)
     progress(f"restoring base backup {backup_id} of {target.barman_url} ({target.server}) into {target_dir}")
+    created = not target_dir.exists()
     give_to_postgres(target_dir)
-    argv = ["barman-cloud-restore", *target.cloud_options(), target.barman_url, target.server, backup_id]
-    run_as_postgres([*argv, str(target_dir)], timeout=timeout)
-    write_recovery_settings(target_dir, target, moment)
-    progress(f"replaying WAL up to {'the end of the archive' if moment is None else moment.isoformat()}")
+    try:
+        argv = ["barman-cloud-restore", *target.cloud_options(), target.barman_url, target.server, backup_id]
+        run_as_postgres([*argv, str(target_dir)], timeout=timeout)
+        write_recovery_settings(target_dir, target, moment)
+        progress(f"replaying WAL up to {'the end of the archive' if moment is None else moment.isoformat()}")
+        _recover_and_verify(report, target_dir, pg_bin, tables, timeout, progress)
+    except BaseException:
+        _discard(target_dir, created, progress)
+        raise
+    return report
+
+
+def _discard(target_dir: Path, created: bool, progress: Callable[[str], None]) -> None:
+    """A failed restore leaves no half-restored directory behind, only its recovery log."""
+    log = target_dir / "restore.log"
+    if log.exists():
+        kept = target_dir.parent / f"{target_dir.name}.restore-failed.log"
+        shutil.copyfile(log, kept)
+        progress(f"restore failed: recovery log kept at {kept}")
+    if created:
+        shutil.rmtree(target_dir, ignore_errors=True)
+    else:
+        for entry in target_dir.iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    progress(f"restore failed: {target_dir} is {'removed' if created else 'empty'} again, ready for a new attempt")
+
+
+def _recover_and_verify(
+    report: RestoreReport,
+    target_dir: Path,
+    pg_bin: Path,
+    tables: list[str],
+    timeout: float,
+    progress: Callable[[str], None],
+) -> None:
     with tempfile.TemporaryDirectory(prefix="quintas-restore-") as tmp:
         hba = Path(tmp) / "pg_hba.conf"
         hba.write_text("local all all trust\n")
@@ -196,14 +232,13 @@ def restore(
         try:
             wait_for_promotion(server, timeout, progress)
             report.recovered_at = time.time()
-            progress(f"recovery ended after {report.recovered_at - started:.1f}s; verifying")
-            verify(server, database, tables, report)
+            progress(f"recovery ended after {report.recovered_at - report.started_at:.1f}s; verifying")
+            verify(server, report.database, tables, report)
             report.verified_at = time.time()
             for name in ("restore_command", "recovery_target_time", "recovery_target_action"):
                 server.psql(f"ALTER SYSTEM RESET {name}")
         finally:
             server.stop()
-    return report
 
 
 def render(report: RestoreReport) -> str:

@@ -149,3 +149,17 @@ def test_backup_info_end_time_keeps_its_offset(s3) -> None:
     [found] = backup_verify.base_backups(s3, BackupTarget(bucket="info-backups", stack="prod"))
     assert found.backup_id == "20261128T080000" and found.status == "DONE"
     assert found.end_time == dt.datetime(2026, 11, 28, 8, 0, 41, 123456, tzinfo=UTC)
+
+
+def test_a_failed_restore_leaves_no_half_restored_directory(s3, s3_endpoint: str, tmp_path: Path) -> None:
+    s3.create_bucket(Bucket="broken-backups")
+    key = "postgres/prod/quintas-crm/base/20261128T080000/backup.info"
+    s3.put_object(Bucket="broken-backups", Key=key, Body=b"status=DONE\nend_time=2026-11-28 08:00:41+00:00\n")
+    tmp_path.chmod(0o755)  # the postgres user restores into it
+    target = tmp_path / "restored"
+    argv = ["restore", "--stack", "prod", "--bucket", "broken-backups", "--endpoint-url", s3_endpoint]
+    code, out, err = _run(*argv, "--to", "latest", "--target-dir", str(target))
+    assert code == 1
+    assert "barman-cloud-restore exited" in err
+    assert "20261128T080000" in out
+    assert not target.exists()

@@ -148,27 +148,31 @@ def test_a_failed_backup_exits_1_and_deletes_nothing(tmp_path: Path) -> None:
     assert metrics.read_text() == before
 
 
-def test_dumps_older_than_the_window_are_pruned_but_the_newest_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def _prune(monkeypatch: pytest.MonkeyPatch, keys: list[str], window_days: int, now: str) -> list[str]:
+    """Puts dumps under these keys, prunes them as the job would at `now`, returns what is left."""
     for key, value in drill.S3_ENV.items():
         monkeypatch.setenv(key, value)
     with drill.s3_server() as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket="backups")
-        names = ["20261001T080000Z", "20261027T080000Z", "20261029T080000Z", "20261128T080000Z"]
-        for name in names:
-            s3.put_object(Bucket="backups", Key=f"dumps/prod/{name}.dump", Body=b"PGDMP")
-        s3.put_object(Bucket="backups", Key="dumps/staging/20261001T080000Z.dump", Body=b"PGDMP")
+        for key in keys:
+            s3.put_object(Bucket="backups", Key=key, Body=b"PGDMP")
         settings = job.Settings.from_environment(
             {
                 "BACKUP_STACK": "prod",
                 "BACKUP_BUCKET": "backups",
-                "BACKUP_RETENTION_POLICY": "RECOVERY WINDOW OF 30 DAYS",
+                "BACKUP_RETENTION_POLICY": f"RECOVERY WINDOW OF {window_days} DAYS",
                 "BACKUP_ENDPOINT_URL": endpoint,
             }
         )
-        assert job.prune_dumps(settings, at("2026-11-28T08:00:00+00:00"))
-        left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"])
-    assert left == [
+        assert job.prune_dumps(settings, at(now))
+        return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"])
+
+
+def test_dumps_older_than_the_window_are_pruned_but_the_newest_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ["20261001T080000Z", "20261027T080000Z", "20261029T080000Z", "20261128T080000Z"]
+    keys = [f"dumps/prod/{name}.dump" for name in names] + ["dumps/staging/20261001T080000Z.dump"]
+    assert _prune(monkeypatch, keys, 30, "2026-11-28T08:00:00+00:00") == [
         "dumps/prod/20261029T080000Z.dump",
         "dumps/prod/20261128T080000Z.dump",
         "dumps/staging/20261001T080000Z.dump",
@@ -176,21 +180,5 @@ def test_dumps_older_than_the_window_are_pruned_but_the_newest_is_kept(monkeypat
 
 
 def test_the_newest_dump_survives_even_when_everything_is_old(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in drill.S3_ENV.items():
-        monkeypatch.setenv(key, value)
-    with drill.s3_server() as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        s3.create_bucket(Bucket="backups")
-        for name in ("20250101T080000Z", "20250102T080000Z"):
-            s3.put_object(Bucket="backups", Key=f"dumps/prod/{name}.dump", Body=b"PGDMP")
-        settings = job.Settings.from_environment(
-            {
-                "BACKUP_STACK": "prod",
-                "BACKUP_BUCKET": "backups",
-                "BACKUP_RETENTION_POLICY": "RECOVERY WINDOW OF 7 DAYS",
-                "BACKUP_ENDPOINT_URL": endpoint,
-            }
-        )
-        assert job.prune_dumps(settings, at("2026-11-28T08:00:00+00:00"))
-        left = [o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"]]
-    assert left == ["dumps/prod/20250102T080000Z.dump"]
+    keys = ["dumps/prod/20250101T080000Z.dump", "dumps/prod/20250102T080000Z.dump"]
+    assert _prune(monkeypatch, keys, 7, "2026-11-28T08:00:00+00:00") == ["dumps/prod/20250102T080000Z.dump"]
