@@ -120,13 +120,20 @@ def _s3(settings: Settings):
 
 
 def _run(step: str, argv: list[str]) -> bool:
+    """Runs one step, streaming its output into the job's log as it comes."""
     log.info("%s: %s", step, " ".join(argv))
     started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True)
-    for line in (result.stdout + result.stderr).splitlines():
-        log.info("%s | %s", step, line)
-    if result.returncode != 0:
-        log.error("%s FAILED (exit %d after %.1fs)", step, result.returncode, time.monotonic() - started)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as exc:
+        log.error("%s FAILED: cannot run %s: %s", step, argv[0], exc)
+        return False
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.info("%s | %s", step, line.rstrip())
+    code = proc.wait()
+    if code != 0:
+        log.error("%s FAILED (exit %d after %.1fs)", step, code, time.monotonic() - started)
         return False
     log.info("%s done in %.1fs", step, time.monotonic() - started)
     return True
