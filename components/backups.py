@@ -27,6 +27,11 @@ CRM_DATABASE = "quintas_crm"
 TEXTFILE_DIR = "/var/lib/node-exporter/textfile"
 METRICS_FILE = "quintas_backup.prom"
 SOCKET_DIR = "/var/run/postgresql"
+# The postgres image's data directory and user: barman-cloud-backup reads the data
+# files itself, so the job mounts the data volume at the same path, as the same uid.
+PGDATA = "/var/lib/postgresql/data"
+POSTGRES_UID = 999
+BACKUP_JOB_COMMAND = ("backup-job", "schedule")
 # barman-cloud-* 3.4 (Debian bookworm, the image's base) offers gzip, bzip2 and snappy;
 # bookworm's python3-snappy 0.5.3 fails under Python 3.11 ("PY_SSIZE_T_CLEAN macro must
 # be defined"), and bzip2 is slower than gzip for no restore-time gain. So gzip.
@@ -182,3 +187,8 @@ def stack_backup_job_environment(config: StackConfig, bucket: str) -> dict[str, 
         time_zone=config.time_zone,
         recovery_window_days=config.recovery_window_days,
     )
+
+
+def backup_job_mounts() -> dict[str, str]:
+    """What the backup job shares with the postgres container (and node-exporter): name -> path."""
+    return {"data": PGDATA, "socket": SOCKET_DIR, "textfile": TEXTFILE_DIR}
