@@ -58,7 +58,8 @@ host = AppHost(
     "host",
     AppHostArgs(
         name=base, tags=tags("host"), stack=config.stack, region=config.region,
-        subnet_id=network.subnet_ids[0], security_group_id=security.host_security_group_id,
+        subnet_id=network.subnet_ids[0], availability_zone=network.availability_zones[0],
+        security_group_id=security.host_security_group_id,
         instance_type=config.instance_type, architecture=config.instance_shape.architecture,
         public_key=config.operator_public_key, data_volume_id=data.volume_id,
         uploads_bucket_arn=buckets.uploads.arn, backups_bucket_arn=buckets.backups.arn, production=config.is_prod,

@@ -84,6 +84,8 @@ class AppHostArgs:
     stack: str
     region: str
     subnet_id: pulumi.Input[str]
+    availability_zone: str
+    """The subnet's zone; the data volume must be in the same one."""
     security_group_id: pulumi.Input[str]
     instance_type: str
     architecture: Literal["x86_64", "arm64"]
@@ -180,6 +182,7 @@ class AppHost(pulumi.ComponentResource):
             ami=ami.id,
             instance_type=args.instance_type,
             subnet_id=args.subnet_id,
+            availability_zone=args.availability_zone,
             vpc_security_group_ids=[args.security_group_id],
             # The Elastic IP is the host's public address; no second, changing one.
             associate_public_ip_address=False,

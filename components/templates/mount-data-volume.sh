@@ -42,6 +42,11 @@ while [[ ! -e $device ]]; do
 	waited=$((waited + 2))
 done
 
+existing=$(awk -v mp="$mount_point" '$1 !~ /^#/ && $2 == mp { print $1 }' "$fstab" 2>/dev/null || true)
+if [[ -n $existing && $existing != "$device" ]]; then
+	die "$fstab already mounts $existing at $mount_point; remove that line or choose another mount point"
+fi
+
 # blkid exits 0 with the type when it finds a filesystem, 2 when it finds none.
 status=0
 fs_type=$(blkid -p -o value -s TYPE "$device") || status=$?
@@ -61,13 +66,10 @@ else
 fi
 
 mkdir -p "$mount_point"
-existing=$(awk -v mp="$mount_point" '$1 !~ /^#/ && $2 == mp { print $1 }' "$fstab" 2>/dev/null || true)
 if [[ -z $existing ]]; then
 	# nofail: a missing volume must not stop the boot (SSM stays reachable to repair
 	# it); Docker requires this mount (RequiresMountsFor), so no container starts without it.
 	printf '%s %s %s defaults,nofail,x-systemd.device-timeout=120s 0 2\n' "$device" "$mount_point" "$fs_type" >>"$fstab"
-elif [[ $existing != "$device" ]]; then
-	die "$fstab already mounts $existing at $mount_point; remove that line or choose another mount point"
 fi
 
 if mountpoint -q "$mount_point"; then
