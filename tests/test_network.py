@@ -17,8 +17,8 @@ def test_two_public_subnets_in_two_availability_zones(stack_run: engine.Run) -> 
 
 def test_subnets_lie_inside_the_vpc_without_overlapping(stack_run: engine.Run) -> None:
     vpc = stack_run.one("aws:ec2/vpc:Vpc")
-    block = ipaddress.ip_network(vpc.inputs["cidrBlock"])
-    nets = [ipaddress.ip_network(s.inputs["cidrBlock"]) for s in stack_run.of_type(SUBNET)]
+    block = ipaddress.IPv4Network(vpc.inputs["cidrBlock"])
+    nets = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in stack_run.of_type(SUBNET)]
     assert all(n.subnet_of(block) for n in nets)
     assert not nets[0].overlaps(nets[1])
     assert {s.inputs["vpcId"] for s in stack_run.of_type(SUBNET)} == {vpc.id}

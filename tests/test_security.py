@@ -84,7 +84,7 @@ def test_ssm_mode_opens_no_ssh_port(stack_run: engine.Run) -> None:
 
 def test_direct_mode_opens_ssh_only_from_the_admin_cidrs(direct: engine.Run) -> None:
     ssh = [r for r in _rules(direct, INGRESS, "host") if _covers(r, 22)]
-    assert sorted(r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6") for r in ssh) == sorted(ADMIN)
+    assert sorted(str(r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")) for r in ssh) == sorted(ADMIN)
     assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 22 for r in ssh)
 
 
