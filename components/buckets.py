@@ -12,13 +12,14 @@ bucket of the same shape in `replicaRegion`, made through a second aws.Provider.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.iam import assume_role_policy, policy_document
 
 ABORT_MULTIPART_DAYS = 7
 ACCESS_LOG_PREFIX = "alb"
@@ -115,7 +116,7 @@ def secure_bucket(
     policy = aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
-        policy=pulumi.Output.all(*statements).apply(lambda s: json.dumps({"Version": "2012-10-17", "Statement": s})),
+        policy=pulumi.Output.all(*statements).apply(policy_document),
         # A policy put before the public-access block could be judged public and refused.
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_block])),
     )
@@ -245,7 +246,7 @@ class Buckets(pulumi.ComponentResource):
             "replication",
             name=f"{args.name}-s3-replication",
             description="S3 replicates the backups and uploads buckets to the replica region",
-            assume_role_policy=json.dumps(_assume("s3.amazonaws.com")),
+            assume_role_policy=assume_role_policy("s3.amazonaws.com"),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -278,43 +279,33 @@ class Buckets(pulumi.ComponentResource):
             )
 
 
-def _assume(service: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
-
-
 def _replication_policy(arns: list[str]) -> str:
     sources, replicas = arns[0::2], arns[1::2]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadReplicationConfiguration",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                    "Resource": sources,
-                },
-                {
-                    "Sid": "ReadSourceVersions",
-                    "Effect": "Allow",
-                    "Action": [
-                        "s3:GetObjectVersionForReplication",
-                        "s3:GetObjectVersionAcl",
-                        "s3:GetObjectVersionTagging",
-                    ],
-                    "Resource": [f"{a}/*" for a in sources],
-                },
-                {
-                    "Sid": "WriteReplicas",
-                    "Effect": "Allow",
-                    "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                    "Resource": [f"{a}/*" for a in replicas],
-                },
-            ],
-        }
+    return policy_document(
+        [
+            {
+                "Sid": "ReadReplicationConfiguration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": sources,
+            },
+            {
+                "Sid": "ReadSourceVersions",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                ],
+                "Resource": [f"{a}/*" for a in sources],
+            },
+            {
+                "Sid": "WriteReplicas",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                "Resource": [f"{a}/*" for a in replicas],
+            },
+        ]
     )
 
 

@@ -16,7 +16,6 @@ publishing to the alert topic (the grants live with the resources they name).
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections.abc import Mapping
@@ -26,6 +25,8 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
+
+from components.iam import assume_role_policy, policy_document
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UBUNTU_OWNER = "099720109477"  # Canonical: only its images match the look-up
@@ -115,14 +116,7 @@ class AppHost(pulumi.ComponentResource):
             "host",
             name=f"{args.name}-host",
             description="The Quintas CRM host and its containers (through IMDSv2)",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=dict(args.tags),
             opts=child,
         )
@@ -131,7 +125,7 @@ class AppHost(pulumi.ComponentResource):
             "host",
             role=role.id,
             policy=pulumi.Output.all(args.uploads_bucket_arn, args.backups_bucket_arn).apply(
-                lambda arns: json.dumps(host_permissions(arns[0], arns[1], args.stack, args.region, account))
+                lambda arns: policy_document(host_permissions(arns[0], arns[1], args.stack, args.region, account))
             ),
             opts=child,
         )
@@ -211,50 +205,47 @@ class AppHost(pulumi.ComponentResource):
         )
 
 
-def host_permissions(uploads_arn: str, backups_arn: str, stack: str, region: str, account: str) -> dict[str, Any]:
-    """The host role's own policy (SSM comes from the AWS managed AmazonSSMManagedInstanceCore)."""
+def host_permissions(uploads_arn: str, backups_arn: str, stack: str, region: str, account: str) -> list[dict[str, Any]]:
+    """The host role's own statements (SSM comes from the AWS managed AmazonSSMManagedInstanceCore)."""
     prefixes = [wal_prefix(stack), BACKUP_DUMPS_PREFIX]
     object_rw = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            # Directus' S3 storage driver: read, write, replace and delete files.
-            {"Sid": "UploadsObjects", "Effect": "Allow", "Action": object_rw, "Resource": f"{uploads_arn}/*"},
-            {"Sid": "UploadsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": uploads_arn},
-            # Barman Cloud archives WAL and base backups and deletes expired ones; the dump job writes dumps/.
-            {
-                "Sid": "BackupsObjects",
-                "Effect": "Allow",
-                "Action": object_rw,
-                "Resource": [f"{backups_arn}/{p}*" for p in prefixes],
-            },
-            {
-                "Sid": "BackupsListPrefixes",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": backups_arn,
-                "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
-            },
-            {
-                # barman-cloud-* start with HeadBucket, authorized as s3:ListBucket with no prefix.
-                "Sid": "BackupsHeadBucket",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": backups_arn,
-                "Condition": {"Null": {"s3:prefix": "true"}},
-            },
-            {
-                "Sid": "EcrPull",
-                "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                "Resource": f"arn:aws:ecr:{region}:{account}:repository/{ECR_REPOSITORY_PREFIX}*",
-            },
-            {
-                # GetAuthorizationToken is account-wide: AWS accepts only "*" as its resource.
-                "Sid": "EcrLogin",
-                "Effect": "Allow",
-                "Action": ["ecr:GetAuthorizationToken"],
-                "Resource": "*",
-            },
-        ],
-    }
+    return [
+        # Directus' S3 storage driver: read, write, replace and delete files.
+        {"Sid": "UploadsObjects", "Effect": "Allow", "Action": object_rw, "Resource": f"{uploads_arn}/*"},
+        {"Sid": "UploadsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": uploads_arn},
+        # Barman Cloud archives WAL and base backups and deletes expired ones; the dump job writes dumps/.
+        {
+            "Sid": "BackupsObjects",
+            "Effect": "Allow",
+            "Action": object_rw,
+            "Resource": [f"{backups_arn}/{p}*" for p in prefixes],
+        },
+        {
+            "Sid": "BackupsListPrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": backups_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+        },
+        {
+            # barman-cloud-* start with HeadBucket, authorized as s3:ListBucket with no prefix.
+            "Sid": "BackupsHeadBucket",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": backups_arn,
+            "Condition": {"Null": {"s3:prefix": "true"}},
+        },
+        {
+            "Sid": "EcrPull",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": f"arn:aws:ecr:{region}:{account}:repository/{ECR_REPOSITORY_PREFIX}*",
+        },
+        {
+            # GetAuthorizationToken is account-wide: AWS accepts only "*" as its resource.
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": "*",
+        },
+    ]

@@ -84,6 +84,23 @@ class LoadBalancer(pulumi.ComponentResource):
         self.target_group_arns, self.target_group_arn_suffixes = {}, {}
         groups = {route.key: self._target_group(route, args) for route in args.routes}
         certificate_arn = self._certificate(args)
+        self._listeners(args, alb, groups, certificate_arn)
+        self.arn = alb.arn
+        self.arn_suffix = alb.arn_suffix
+        self.dns_name = alb.dns_name
+        self.zone_id = alb.zone_id
+        self.security_group_id = pulumi.Output.from_input(args.security_group_id)
+        self.certificate_arn = certificate_arn
+        self.register_outputs({"dnsName": alb.dns_name, "zoneId": alb.zone_id, "targetGroups": self.target_group_arns})
+
+    def _listeners(
+        self,
+        args: LoadBalancerArgs,
+        alb: aws.lb.LoadBalancer,
+        groups: Mapping[str, aws.lb.TargetGroup],
+        certificate_arn: pulumi.Input[str],
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         aws.lb.Listener(
             "http",
             load_balancer_arn=alb.arn,
@@ -121,13 +138,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=child,
             )
-        self.arn = alb.arn
-        self.arn_suffix = alb.arn_suffix
-        self.dns_name = alb.dns_name
-        self.zone_id = alb.zone_id
-        self.security_group_id = pulumi.Output.from_input(args.security_group_id)
-        self.certificate_arn = certificate_arn
-        self.register_outputs({"dnsName": alb.dns_name, "zoneId": alb.zone_id, "targetGroups": self.target_group_arns})
 
     def _target_group(self, route: Route, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
         child = pulumi.ResourceOptions(parent=self)

@@ -64,28 +64,24 @@ class SecurityGroups(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:security:SecurityGroups", name, None, opts)
         self._args = args
-        child = pulumi.ResourceOptions(parent=self)
-        alb = aws.ec2.SecurityGroup(
-            "alb",
-            name=f"{args.name}-alb",
-            description="Quintas CRM load balancer: HTTP and HTTPS from the internet",
-            vpc_id=args.vpc_id,
-            tags={**args.tags, "Name": f"{args.name}-alb"},
-            opts=child,
-        )
-        host = aws.ec2.SecurityGroup(
-            "host",
-            name=f"{args.name}-host",
-            description="Quintas CRM host: target ports from the load balancer only",
-            vpc_id=args.vpc_id,
-            tags={**args.tags, "Name": f"{args.name}-host"},
-            opts=child,
-        )
+        alb = self._group("alb", "Quintas CRM load balancer: HTTP and HTTPS from the internet")
+        host = self._group("host", "Quintas CRM host: target ports from the load balancer only")
         self._alb_rules(alb, host)
         self._host_rules(host, alb)
         self.alb_security_group_id = alb.id
         self.host_security_group_id = host.id
         self.register_outputs({"albSecurityGroupId": alb.id, "hostSecurityGroupId": host.id})
+
+    def _group(self, key: str, description: str) -> aws.ec2.SecurityGroup:
+        name = f"{self._args.name}-{key}"
+        return aws.ec2.SecurityGroup(
+            key,
+            name=name,
+            description=description,
+            vpc_id=self._args.vpc_id,
+            tags={**self._args.tags, "Name": name},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _rule(
         self,

@@ -12,14 +12,14 @@ the volume id before the instance exists.
 from __future__ import annotations
 
 import datetime
-import json
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.iam import assume_role_policy, policy_document
 
 SNAPSHOT_TAG = "snapshot-policy"
 # A fixed winter date: the plan must not change with the day it runs on. DLM
@@ -75,30 +75,29 @@ class DataVolume(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(protect=args.keep, retain_on_delete=args.keep)
             ),
         )
+        policy = self._lifecycle_policy(args, volume.arn)
+        self.volume_id = volume.id
+        self.volume_arn = volume.arn
+        self.lifecycle_policy_id = policy.id
+        self.register_outputs({"volumeId": volume.id, "lifecyclePolicyId": policy.id})
+
+    def _lifecycle_policy(self, args: DataVolumeArgs, volume_arn: pulumi.Output[str]) -> aws.dlm.LifecyclePolicy:
+        child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             "dlm",
             name=f"{args.name}-dlm",
             description="Data Lifecycle Manager takes and expires the data volume's daily snapshots",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "dlm.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("dlm.amazonaws.com"),
             tags=dict(args.tags),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(
             "dlm",
             role=role.id,
-            policy=volume.arn.apply(
-                lambda arn: json.dumps(_dlm_permissions(arn, args.region, self.snapshot_policy_tag))
-            ),
+            policy=volume_arn.apply(lambda arn: _dlm_permissions(arn, args.region, self.snapshot_policy_tag)),
             opts=child,
         )
-        policy = aws.dlm.LifecyclePolicy(
+        return aws.dlm.LifecyclePolicy(
             "daily",
             description=f"Daily snapshots of {args.name}-data, kept {args.snapshot_retention_days} days",
             execution_role_arn=role.arn,
@@ -121,17 +120,12 @@ class DataVolume(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role_policy])),
         )
-        self.volume_id = volume.id
-        self.volume_arn = volume.arn
-        self.lifecycle_policy_id = policy.id
-        self.register_outputs({"volumeId": volume.id, "lifecyclePolicyId": policy.id})
 
 
-def _dlm_permissions(volume_arn: str, region: str, tag_value: str) -> dict[str, Any]:
+def _dlm_permissions(volume_arn: str, region: str, tag_value: str) -> str:
     snapshots = f"arn:aws:ec2:{region}::snapshot/*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    return policy_document(
+        [
             {
                 "Sid": "SnapshotTheDataVolume",
                 "Effect": "Allow",
@@ -158,5 +152,5 @@ def _dlm_permissions(volume_arn: str, region: str, tag_value: str) -> dict[str, 
                 "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots"],
                 "Resource": "*",
             },
-        ],
-    }
+        ]
+    )
