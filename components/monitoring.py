@@ -58,6 +58,8 @@ class Monitoring(pulumi.ComponentResource):
     """service -> log group name; depend on `log_groups` (or this component) before writing to one."""
     log_groups: dict[str, aws.cloudwatch.LogGroup]
     health_check_id: pulumi.Output[str]
+    ready: list[pulumi.Resource]
+    """The log groups and the host role's grant on them: what a container with the awslogs driver must wait for."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:monitoring:Monitoring", name, None, opts)
@@ -77,7 +79,7 @@ class Monitoring(pulumi.ComponentResource):
             )
             for service, group in self.log_group_names.items()
         }
-        aws.iam.RolePolicy(
+        grant = aws.iam.RolePolicy(
             "host-telemetry",
             role=args.host_role_name,
             policy=pulumi.Output.all(topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
@@ -85,6 +87,7 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.ready = [*self.log_groups.values(), grant]
         self._host_alarms(topic.arn)
         self._load_balancer_alarms(topic.arn)
         self.health_check_id = self._health_check(topic)

@@ -24,6 +24,10 @@ IMAGE_MB = 32
 
 @pytest.fixture
 def place(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.fail("the mount script tests loop-mount image files, which needs root (CI runs as root)")
+    for tool, package in (("mkfs.ext4", "e2fsprogs"), ("blkid", "util-linux"), ("mount", "mount")):
+        require_tool(tool, f"apt-get install {package}")
     yield tmp_path
     for mount_point in (tmp_path / "data", tmp_path / "other"):
         if subprocess.run(["mountpoint", "-q", str(mount_point)]).returncode == 0:
@@ -75,7 +79,6 @@ def test_empty_device_is_formatted_mounted_and_recorded_in_fstab(place: Path) ->
 
 
 def test_existing_filesystem_with_data_is_never_reformatted(place: Path) -> None:
-    require_tool("mkfs.ext4", "apt-get install e2fsprogs")
     content = place / "content"
     content.mkdir()
     (content / "PG_VERSION").write_text("16\n")

@@ -145,6 +145,7 @@ def test_components_expose_what_the_container_stack_needs() -> None:
     run = simulate("staging", program)
     assert seen["host"].ssh_user == "ubuntu"
     assert seen["monitoring"].log_group_names["postgres"] == "/quintas-crm/staging/postgres"
+    assert {r._name for r in seen["monitoring"].ready} == {*seen["monitoring"].log_group_names, "host-telemetry"}
     assert run.outputs["x-role"] == run.one("aws:iam/role:Role", "host").outputs["arn"]
     assert run.outputs["x-zone"] == "us-east-1a"
     assert run.outputs["x-groups"] == {k: run.one("aws:lb/targetGroup:TargetGroup", k).id for k in ("app", "cms")}
