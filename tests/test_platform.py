@@ -189,3 +189,13 @@ def prod_plan_text() -> str:
 )
 def test_offline_plan_of_prod_lists_the_platform(prod_plan_text: str, line: str) -> None:
     assert line in prod_plan_text
+
+
+def test_prod_protects_and_retains_exactly_the_data_resources(prod: engine.Run) -> None:
+    kept = sorted((r.type, r.name) for r in prod.resources if r.protect or r.retain_on_delete)
+    assert kept == [
+        ("aws:ebs/volume:Volume", "data"),
+        ("aws:s3/bucket:Bucket", "backups"),
+        ("aws:s3/bucket:Bucket", "uploads"),
+    ]
+    assert all(r.protect and r.retain_on_delete for r in prod.resources if (r.type, r.name) in kept)
