@@ -2,6 +2,7 @@
 # Installs the Debian packages whose real tools and servers the tests use:
 # PostgreSQL 15 + PostGIS 3 (backup drill), promtool and amtool (monitoring),
 # cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file),
+# e2fsprogs + util-linux (the data-volume mount script, run on loop-mounted images),
 # barman-cli-cloud (the backup drill's archive_command and restore,
 # run by the postgres user, so from the system Python rather than the virtualenv).
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   prometheus prometheus-alertmanager
   cloud-init shellcheck docker-compose
   tzdata
+  e2fsprogs util-linux
   barman-cli-cloud
 )
 
