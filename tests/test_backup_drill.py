@@ -2,7 +2,7 @@
 
 Real PostgreSQL 15 + PostGIS (as the postgres user), real barman-cloud-* from
 Debian, the real backup-job script and `python -m ops backup restore`, against
-moto's S3 API on 127.0.0.1. archive_timeout is 4 s here (60 s in the stacks) so
+moto's S3 API on 127.0.0.1. archive_timeout is 5 s here (60 s in the stacks) so
 the drill fits in under a minute; benchmarks/backup_drill.py runs it at 60 s on 1 GB.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from ops import drill
 from tests.conftest import require_tool
 
-ARCHIVE_TIMEOUT = 4
+ARCHIVE_TIMEOUT = 5
 
 
 @pytest.fixture(scope="module")
