@@ -104,8 +104,11 @@ def test_staging_keeps_its_own_shorter_window() -> None:
 def test_backup_job_shares_data_socket_and_textfile_dirs_with_the_server() -> None:
     mounts = backups.backup_job_mounts()
     assert mounts["data"] == "/var/lib/postgresql/data"
-    assert mounts["socket"] == backups.backup_job_environment(
-        target=BackupTarget(bucket="b", stack="s"), backup_time="02:00", time_zone="UTC", recovery_window_days=7
-    )["PGHOST"]
+    assert (
+        mounts["socket"]
+        == backups.backup_job_environment(
+            target=BackupTarget(bucket="b", stack="s"), backup_time="02:00", time_zone="UTC", recovery_window_days=7
+        )["PGHOST"]
+    )
     assert mounts["textfile"].endswith("/textfile")
     assert backups.BACKUP_JOB_COMMAND == ("backup-job", "schedule")
