@@ -218,7 +218,10 @@ class ContainerStack(pulumi.ComponentResource):
             command=list(spec.command) or None,
             envs=[_env_entry(spec.name, k, v) for k, v in spec.environment().items()],
             uploads=_uploads(spec),
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()],
+            labels=[
+                docker.ContainerLabelArgs(label="quintas.image", value=spec.image.ref),
+                *(docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()),
+            ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *health.test],
                 interval=health.interval,

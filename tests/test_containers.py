@@ -307,3 +307,31 @@ def test_config_files_are_uploaded_and_their_digest_is_a_label() -> None:
     )
     digest = labels_of(prom)["quintas.config-digest"]
     assert digest != labels_of(container(changed, "prometheus"))["quintas.config-digest"]
+
+
+# ----------------------------------------------------------------- ops plan
+
+
+def test_plan_shows_every_container_with_image_networks_health_check_and_routing(
+    containers_staging: engine.Run,
+) -> None:
+    import io
+
+    from ops.plan import render_text
+
+    out = io.StringIO()
+    render_text(containers_staging, out)
+    text = out.getvalue()
+    blocks = text.split("+ docker:index/container:Container  ")[1:]
+    assert len(blocks) == 13
+    shown = {b.split()[0]: b.split("\n+ ")[0] for b in blocks}
+    for name, block in shown.items():
+        for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:", "memory:", "restart:"):
+            assert key in block, (name, key)
+        assert f'{{"label": "quintas.service", "value": "{name}"}}' in block
+    assert "quintas-crm/frontend:1.0.0-rc.1" in shown["frontend"]
+    assert "PathPrefix(`/`)" in shown["frontend"] and '"name": "edge"' in shown["frontend"]
+    assert "/server/ping" in shown["directus"]
+    assert 'name: "backend"\n      internal: true' in text
+    for password in containers_staging.of_type("random:index/randomPassword:RandomPassword"):
+        assert engine.reveal(password.outputs["result"]) not in text
