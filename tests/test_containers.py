@@ -76,6 +76,7 @@ def test_nothing_touches_docker_before_cloud_init_finished(containers_staging: e
     argv = shlex.split(ready.inputs["create"])
     assert argv[0] == "ssh" and argv[-2] == f"ubuntu@{host.id}"
     assert argv[-1].startswith("cloud-init status --wait")
+    assert "test -f /var/lib/quintas-crm/host-ready" in argv[-1]
     assert "docker version" in argv[-1]
     assert host.urn in ready.depends_on
     assert ready.inputs["triggers"] == [host.id]  # a replaced host is waited for again
@@ -335,3 +336,30 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
     assert 'name: "backend"\n      internal: true' in text
     for password in containers_staging.of_type("random:index/randomPassword:RandomPassword"):
         assert engine.reveal(password.outputs["result"]) not in text
+
+
+def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
+    """The remote script, run by sh with stand-in cloud-init and docker commands, waits, checks, reports."""
+    import os
+    import subprocess
+
+    from components.containers import ready_script
+
+    def run(cloud_init_rc: int, marker: str) -> subprocess.CompletedProcess[str]:
+        bin_dir = tmp_path / f"bin{cloud_init_rc}"
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "cloud-init").write_text(f"#!/bin/sh\nexit {cloud_init_rc}\n")
+        (bin_dir / "docker").write_text("#!/bin/sh\necho 27.3.1\n")
+        for tool in ("cloud-init", "docker"):
+            (bin_dir / tool).chmod(0o755)
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        return subprocess.run(["sh", "-c", ready_script(marker)], env=env, capture_output=True, text=True)
+
+    marker = tmp_path / "host-ready"
+    marker.write_text("")
+    assert run(0, str(marker)).stdout.strip() == "27.3.1"
+    assert run(2, str(marker)).returncode == 0  # done with recoverable errors
+    failed = run(1, str(marker))
+    assert failed.returncode == 1 and "cloud-init failed (1)" in failed.stderr
+    missing = run(0, str(tmp_path / "absent"))
+    assert missing.returncode == 1 and "host not ready" in missing.stderr
