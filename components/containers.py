@@ -2,7 +2,8 @@
 
 Makes the ECR repositories and generated secrets the services need, a Docker
 provider that reaches the host's engine over SSH (carried by SSM Session
-Manager by default, so no port 22 is open), the `edge` and `backend` networks,
+Manager by default, so no port 22 is open), the `edge`, internal `backend` and
+outbound-only `egress` networks,
 named volumes, and one RemoteImage plus one Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
@@ -31,9 +32,8 @@ from components.catalogue import CatalogueInputs, catalogue
 from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
-from components.services import NETWORKS, ServiceSpec, SpecError, labels, named_volumes, secret_path
+from components.services import INTERNAL_NETWORKS, NETWORKS, ServiceSpec, SpecError, labels, named_volumes, secret_path
 
-INTERNAL_NETWORKS = frozenset({"backend"})  # no route out: postgres and redis reach nothing outside
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 

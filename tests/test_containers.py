@@ -122,7 +122,14 @@ def test_edge_and_internal_backend_networks(containers_staging: engine.Run) -> N
     nets = {n.name: n.inputs for n in containers_staging.of_type("docker:index/network:Network")}
     assert nets["edge"]["name"] == "edge" and not nets["edge"].get("internal")
     assert nets["backend"]["internal"] is True
-    assert [n["name"] for n in container(containers_staging, "postgres").inputs["networksAdvanced"]] == ["backend"]
+    pg_nets = [n["name"] for n in container(containers_staging, "postgres").inputs["networksAdvanced"]]
+    assert pg_nets == ["backend", "egress"]  # egress: barman-cloud to S3 only
+    on_egress = [
+        c.name
+        for c in containers_staging.of_type(CONTAINER)
+        if any(n["name"] == "egress" for n in c.inputs["networksAdvanced"])
+    ]
+    assert on_egress == ["postgres"]
     assert [n["name"] for n in container(containers_staging, "redis").inputs["networksAdvanced"]] == ["backend"]
     assert [n["name"] for n in container(containers_staging, "frontend").inputs["networksAdvanced"]] == ["edge"]
 
