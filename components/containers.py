@@ -3,8 +3,8 @@
 Makes the ECR repositories and generated secrets the services need, a Docker
 provider that reaches the host's engine over SSH (carried by SSM Session
 Manager by default, so no port 22 is open), the `edge`, internal `backend` and
-outbound-only `egress` networks,
-named volumes, and one RemoteImage plus one Container per spec.
+outbound-only `egress` networks, named volumes, and one RemoteImage plus one
+Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
 status --wait` over the same SSH path runs first, and the provider's address is
