@@ -141,7 +141,9 @@ class ContainerStack(pulumi.ComponentResource):
         config = args.config
         child = pulumi.ResourceOptions(parent=self)
         images = ImageRepositories(
-            "images", ImageRepositoriesArgs(tags=config.tags, mutable_tags=not config.is_prod), opts=child
+            "images",
+            ImageRepositoriesArgs(tags=config.tags_for("registry"), mutable_tags=not config.is_prod),
+            opts=child,
         )
         secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child)
         inputs = CatalogueInputs(
