@@ -28,7 +28,7 @@ import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.catalogue import CatalogueInputs, catalogue
+from components.catalogue import CatalogueInputs, catalogue, service_names
 from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
@@ -139,6 +139,13 @@ class ContainerStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:containers:ContainerStack", name, None, opts)
         config = args.config
+        # Checked before any child exists: a refused stack creates nothing.
+        names = [*service_names(config), *(spec.name for spec in args.extra_services)]
+        missing = [n for n in names if n not in args.log_groups]
+        if missing:
+            raise SpecError(
+                [f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{config.stack}/{n}" for n in missing]
+            )
         child = pulumi.ResourceOptions(parent=self)
         images = ImageRepositories(
             "images",
@@ -155,11 +162,6 @@ class ContainerStack(pulumi.ComponentResource):
             config_files=args.config_files,
         )
         self.specs = topological(catalogue(config, inputs, extra=args.extra_services))
-        missing = [s.name for s in self.specs if s.name not in args.log_groups]
-        if missing:
-            raise SpecError(
-                [f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{config.stack}/{n}" for n in missing]
-            )
         self._args = args
         provider = self._docker_provider(args, images.registry)
         docker_opts = pulumi.ResourceOptions(parent=self, provider=provider)
