@@ -35,7 +35,7 @@ def main() -> int:
         print(f"[{time.monotonic() - started:6.1f}s] {line}", flush=True)
 
     with drill.scratch_dir() as workdir:
-        r = drill.run_drill(workdir, args.size_mb, args.archive_timeout, beats, memory_gib=2, progress=progress)
+        r = drill.run_drill(workdir, args.size_mb, args.archive_timeout, beats, progress=progress)
     print("\n--- restore --to latest (ops backup restore output) ---")
     print(r.restore_output.rstrip())
     print("\n--- results ---")

@@ -3,9 +3,9 @@
   python -m ops backup verify --stack prod [--bucket B | --outputs FILE] [--endpoint-url URL]
   python -m ops backup restore --stack prod --to latest|TIME --target-dir DIR [--verify-table T ...]
 
-`python3 -m ops.backup ...` is the same command for where only this package and the
-system Python are present (inside the postgres image, whose PostgreSQL version the
-restore must match).
+`/opt/barman/bin/python3 -m ops.backup ...` is the same command inside the postgres
+image (whose PostgreSQL version the restore must match), where only this package,
+barman and boto3 are present.
 
 The bucket comes from --bucket, or from --outputs FILE holding `pulumi stack output
 --json` (key backupsBucket). Exit codes: 0 ok, 1 a check or the restore failed,

@@ -28,7 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.backups import BackupTarget, backup_job_environment, postgres_settings
+from components.backups import (
+    BUCKET_ENV,
+    BUCKET_FROM_ENV,
+    BackupTarget,
+    backup_job_environment,
+    postgres_settings,
+)
 from ops import drill_data
 from ops.postgres_local import LocalServer, find_pg_bin, free_port, give_to_postgres, run_as_postgres
 
@@ -205,7 +211,6 @@ def run_drill(
     size_mb: float,
     archive_timeout: int,
     beat_seconds: float,
-    memory_gib: float = 2,
     parallel_restores: bool = False,
     progress: Callable[[str], None] = print,
 ) -> DrillResult:
@@ -219,8 +224,10 @@ def run_drill(
         target = BackupTarget(bucket=BUCKET, stack=STACK, endpoint_url=endpoint)
         primary = LocalServer(workdir / "primary", pg_bin, workdir / "primary-socket")
         primary.initdb()
-        settings = postgres_settings(memory_gib=memory_gib, archive_timeout_seconds=archive_timeout, target=target)
-        primary.start(settings, env=S3_ENV)
+        # The stacks' archive_command shape: the bucket comes from the server's BACKUPS_BUCKET.
+        archive_to = BackupTarget(bucket=BUCKET_FROM_ENV, stack=STACK, endpoint_url=endpoint)
+        settings = postgres_settings(archive_timeout_seconds=archive_timeout, target=archive_to)
+        primary.start(settings, env={**S3_ENV, BUCKET_ENV: BUCKET})
         cleanup.callback(primary.kill)
         primary.wait_accepting(60)
         # FILE_COPY: the template is copied on disk, not through WAL the backup job would wait on.

@@ -13,7 +13,8 @@ runs the job, for ever; `backup_job.py run` runs it once now. One run:
      replaced atomically; a kind that failed keeps its previous values so that the
      staleness alert fires.
 Exit 0 when every step succeeded, 1 otherwise (each failure logged), 2 on bad settings.
-Runs as the postgres user with Debian's python3 and python3-boto3 (barman-cli-cloud).
+Runs as the postgres user on a Python with boto3: the image's barman virtualenv
+(/usr/local/bin/backup-job), or Debian's python3 with barman-cli-cloud in the drill.
 """
 
 from __future__ import annotations
@@ -279,6 +280,28 @@ def schedule(settings: Settings) -> int:
         run_once(settings)
 
 
+def take_credentials_and_drop_root(textfile_dir: Path) -> None:
+    """Reads the password file into PGPASSWORD for libpq, then gives up root for the postgres user.
+
+    The container starts as root only so that the textfile directory, a host
+    directory node-exporter reads, belongs to the user that writes the metrics.
+    """
+    password_file = os.environ.pop("PGPASSWORD_FILE", "")
+    if password_file:
+        os.environ["PGPASSWORD"] = Path(password_file).read_text().strip()
+    if os.geteuid() != 0:
+        return
+    import pwd
+
+    account = pwd.getpwnam("postgres")
+    textfile_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(textfile_dir, account.pw_uid, account.pw_gid)
+    os.setgroups([])
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    os.environ["HOME"] = account.pw_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("mode", choices=("run", "schedule"), help="run once now, or for ever at BACKUP_TIME")
@@ -290,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_environment(dict(os.environ))
     except SettingsError as exc:
         log.error("bad settings: %s", exc)
+        return 2
+    try:
+        take_credentials_and_drop_root(settings.textfile_dir)
+    except (OSError, KeyError) as exc:
+        log.error("cannot prepare the job (password file, postgres user, %s): %s", settings.textfile_dir, exc)
         return 2
     return run_once(settings) if args.mode == "run" else schedule(settings)
 
