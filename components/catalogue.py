@@ -100,8 +100,8 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
         frontend(config, inputs, scale),
         directus(config, inputs, scale),
         database,
-        backup,
         redis(scale),
+        backup,
         *monitoring(config, inputs.secrets, inputs.config_files),
         *extra,
     ]

@@ -129,7 +129,7 @@ def test_edge_and_internal_backend_networks(containers_staging: engine.Run) -> N
         for c in containers_staging.of_type(CONTAINER)
         if any(n["name"] == "egress" for n in c.inputs["networksAdvanced"])
     ]
-    assert on_egress == ["postgres"]
+    assert on_egress == ["postgres", "backup"]  # the backup job writes base backups and dumps to S3
     assert [n["name"] for n in container(containers_staging, "redis").inputs["networksAdvanced"]] == ["backend"]
     assert [n["name"] for n in container(containers_staging, "frontend").inputs["networksAdvanced"]] == ["edge"]
 
@@ -143,7 +143,7 @@ def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging
     run = containers_staging
     names = sorted(c.name for c in run.of_type(CONTAINER))
     assert names == sorted(i.name for i in run.of_type(IMAGE))
-    assert len(names) == 13
+    assert len(names) == 14
     for c in run.of_type(CONTAINER):
         image = run.one(IMAGE, c.name)
         assert c.inputs["image"] == image.outputs["imageId"]
@@ -301,7 +301,7 @@ def test_adding_a_service_takes_one_spec_and_gets_a_container_and_a_route() -> N
     assert lab["traefik.http.routers.status-app.rule"] == "Host(`status.staging.quintas-crm.example`)"
     assert lab["traefik.http.services.status-app.loadbalancer.server.port"] == "3001"
     assert c.inputs["logOpts"]["awslogs-group"] == "/quintas-crm/staging/status"
-    assert len(run.of_type(CONTAINER)) == 14
+    assert len(run.of_type(CONTAINER)) == 15
 
 
 def test_config_files_are_uploaded_and_their_digest_is_a_label() -> None:
@@ -331,7 +331,7 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
     render_text(containers_staging, out)
     text = out.getvalue()
     blocks = text.split("+ docker:index/container:Container  ")[1:]
-    assert len(blocks) == 13
+    assert len(blocks) == 14
     shown = {b.split()[0]: b.split("\n+ ")[0] for b in blocks}
     for name, block in shown.items():
         for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:", "memory:", "restart:"):

@@ -124,6 +124,7 @@ def test_catalogue_lists_the_application_and_monitoring_services(staging_config:
         "directus",
         "postgres",
         "redis",
+        "backup",
         "prometheus",
         "alertmanager",
         "grafana",

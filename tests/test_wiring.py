@@ -15,7 +15,7 @@ def test_no_generated_secret_appears_unmarked_in_the_whole_program(stack_run: en
 def test_containers_log_to_the_platforms_log_groups(stack_run: engine.Run) -> None:
     groups = {g.name: g.inputs["name"] for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     containers = stack_run.of_type("docker:index/container:Container")
-    assert len(containers) == 13
+    assert len(containers) == 14
     for c in containers:
         assert c.inputs["logOpts"]["awslogs-group"] == groups[c.name] == f"/quintas-crm/{stack_run.stack}/{c.name}"
     assert set(groups) >= set(c.name for c in containers)
@@ -52,7 +52,7 @@ def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run)
     out = io.StringIO()
     render_text(staging, out)
     blocks = out.getvalue().split("+ docker:index/container:Container  ")[1:]
-    assert len(blocks) == 13
+    assert len(blocks) == 14
     for block in blocks:
         body = block.split("\n  + ")[0]
         for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:"):
