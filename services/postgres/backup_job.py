@@ -153,11 +153,19 @@ def _base_backup_ids(settings: Settings) -> dict[str, int]:
 
 def base_backup(settings: Settings) -> int | None:
     """Runs barman-cloud-backup; the size in bytes of the new backup, or None on failure."""
-    before = set(_base_backup_ids(settings))
+    try:
+        before = set(_base_backup_ids(settings))
+    except Exception as exc:  # noqa: BLE001 no bucket listing, no backup: logged, nothing deleted
+        log.error("base backup FAILED: cannot list s3://%s: %s", settings.bucket, exc)
+        return None
     argv = ["barman-cloud-backup", "-v", COMPRESSION, "--immediate-checkpoint", *settings.cloud_options()]
     if not _run("base backup", [*argv, settings.barman_url, settings.server]):
         return None
-    new = {k: v for k, v in _base_backup_ids(settings).items() if k not in before}
+    try:
+        new = {k: v for k, v in _base_backup_ids(settings).items() if k not in before}
+    except Exception as exc:  # noqa: BLE001
+        log.error("base backup FAILED: cannot list s3://%s after the backup: %s", settings.bucket, exc)
+        return None
     if not new:
         log.error("base backup FAILED: barman-cloud-backup exited 0 but no new backup is in the bucket")
         return None
@@ -277,7 +285,10 @@ def schedule(settings: Settings) -> int:
         at = next_run(now, settings.backup_time, settings.zone)
         log.info("next backup at %s (%s %s)", at.isoformat(), settings.backup_time, settings.zone.key)
         time.sleep(max((at - now).total_seconds(), 0))
-        run_once(settings)
+        try:
+            run_once(settings)
+        except Exception:  # a bug in one run must not stop tomorrow's: log it and keep the schedule
+            log.exception("backup run crashed")
 
 
 def take_credentials_and_drop_root(textfile_dir: Path) -> None:
