@@ -19,7 +19,7 @@ period for a clean shutdown.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -31,7 +31,15 @@ from components.catalogue import CatalogueInputs, catalogue
 from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
-from components.services import NETWORKS, ServiceSpec, SpecError, labels, named_volumes, secret_path
+from components.services import (
+    NETWORKS,
+    ServiceSpec,
+    SpecError,
+    labels,
+    named_volumes,
+    secret_path,
+    with_config_files,
+)
 
 INTERNAL_NETWORKS = frozenset({"backend"})  # no route out: postgres and redis reach nothing outside
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -58,8 +66,11 @@ class ContainersArgs:
     ssh_mode: str = "ssm"
     host_ready: Sequence[pulumi.Resource] = ()
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
-    config_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     extra_services: Sequence[ServiceSpec] = ()
+    # Files rendered from the final list of services (Prometheus' scrape jobs come from every
+    # spec's `metrics`): called with the specs, returns per service its files (path -> content).
+    files_from_specs: Callable[[Sequence[ServiceSpec]], Mapping[str, Mapping[str, pulumi.Input[str]]]] | None = None
 
 
 def ssh_options(mode: str, instance_id: str, region: str) -> list[str]:
@@ -133,7 +144,10 @@ class ContainerStack(pulumi.ComponentResource):
             postgres_settings=args.postgres_settings,
             config_files=args.config_files,
         )
-        self.specs = topological(catalogue(config, inputs, extra=args.extra_services))
+        specs = catalogue(config, inputs, extra=args.extra_services)
+        if args.files_from_specs is not None:
+            specs = with_config_files(specs, args.files_from_specs(specs))
+        self.specs = topological(specs)
         missing = [s.name for s in self.specs if s.name not in args.log_groups]
         if missing:
             raise SpecError(

@@ -16,9 +16,13 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
+import pulumi
 import yaml
+
+from components.config import StackConfig
+from components.services import ScrapeTarget, ServiceSpec, scrape_targets
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 PROMETHEUS_DIR = SERVICES_DIR / "prometheus"
@@ -42,26 +46,17 @@ ALERTMANAGER_ADDRESS = "alertmanager:9093"
 # fires below 10 % free).
 RETENTION_SHARE = 0.10
 RETENTION_MIN_GB = 2
+# The TSDB sits on the `prometheus-data` named volume, on the host's 30 GB root
+# disk beside the images: never more than this there.
+RETENTION_MAX_GB = 8
 RETENTION_MAX_TIME = "90d"
+# Health URLs the probes ask for: Next.js' /api/health route and Directus'
+# /server/health (503 when its database, cache or storage is unhealthy).
+APP_HEALTH_PATH = "/api/health"
+CMS_HEALTH_PATH = "/server/health"
 
-AuthScheme = Literal["none", "bearer", "metrics"]
 # Directus reads `Authorization: Metrics <token>` (its METRICS_TOKENS setting).
 AUTH_TYPES: Mapping[str, str] = {"bearer": "Bearer", "metrics": "Metrics"}
-
-
-class ScrapeSource(Protocol):
-    """One metrics endpoint on the Docker network (components.services.ScrapeTarget has this shape)."""
-
-    @property
-    def job(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def auth(self) -> str: ...
-    @property
-    def token_file(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ def health_probes(
     ]
 
 
-def scrape_job(target: ScrapeSource) -> dict[str, object]:
+def scrape_job(target: ScrapeTarget) -> dict[str, object]:
     job: dict[str, object] = {"job_name": target.job}
     if target.path != "/metrics":
         job["metrics_path"] = target.path
@@ -121,17 +116,17 @@ def probe_job(kind: Literal["public", "internal"], probes: Sequence[Probe]) -> d
     }
 
 
-def render_prometheus(stack: str, targets: Iterable[ScrapeSource], probes: Sequence[Probe]) -> str:
+def render_prometheus(stack: str, targets: Iterable[ScrapeTarget], probes: Sequence[Probe]) -> str:
     """prometheus.yml: one job per metrics endpoint plus the public and internal probe jobs."""
     jobs = [scrape_job(t) for t in sorted(targets, key=lambda t: t.job)]
     for kind in ("public", "internal"):
         chosen = [p for p in probes if p.probe == kind]
         if chosen:
             jobs.append(probe_job(kind, chosen))
-    names = [j["job_name"] for j in jobs]
+    names = [str(j["job_name"]) for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"two scrape jobs share the name {', '.join(map(str, duplicates))}")
+        raise ValueError(f"two scrape jobs share the name {', '.join(duplicates)}")
     doc = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -155,7 +150,8 @@ def rendered_prometheus_path(stack: str) -> Path:
 
 
 def retention_size_gb(data_volume_size_gb: int) -> int:
-    return max(RETENTION_MIN_GB, math.floor(data_volume_size_gb * RETENTION_SHARE))
+    share = math.floor(data_volume_size_gb * RETENTION_SHARE)
+    return min(RETENTION_MAX_GB, max(RETENTION_MIN_GB, share))
 
 
 def prometheus_flags(data_volume_size_gb: int) -> list[str]:
@@ -165,8 +161,6 @@ def prometheus_flags(data_volume_size_gb: int) -> list[str]:
         "--storage.tsdb.path=/prometheus",
         f"--storage.tsdb.retention.size={retention_size_gb(data_volume_size_gb)}GB",
         f"--storage.tsdb.retention.time={RETENTION_MAX_TIME}",
-        "--web.console.templates=/usr/share/prometheus/consoles",
-        "--web.console.libraries=/usr/share/prometheus/console_libraries",
     ]
 
 
@@ -188,10 +182,12 @@ def prometheus_files(prometheus_yml: str) -> dict[str, str]:
     return files
 
 
+def alertmanager_templates() -> dict[str, str]:
+    return _tree(ALERTMANAGER_DIR / "templates", "/etc/alertmanager/templates", "*.tmpl")
+
+
 def alertmanager_files(alertmanager_yml: str) -> dict[str, str]:
-    files = {ALERTMANAGER_CONFIG: alertmanager_yml}
-    files.update(_tree(ALERTMANAGER_DIR / "templates", "/etc/alertmanager/templates", "*.tmpl"))
-    return files
+    return {ALERTMANAGER_CONFIG: alertmanager_yml, **alertmanager_templates()}
 
 
 def grafana_files() -> dict[str, str]:
@@ -204,18 +200,47 @@ def blackbox_files() -> dict[str, str]:
     return {BLACKBOX_CONFIG: (BLACKBOX_DIR / "config.yml").read_text()}
 
 
-def grafana_environment(grafana_host: str, password_file: str) -> dict[str, str]:
-    """Grafana behind Traefik at its own host, with its own login and no anonymous or self sign-up."""
+def grafana_settings(grafana_host: str) -> dict[str, str]:
+    """Grafana behind Traefik at its own host, with its own login: no anonymous access, no self sign-up.
+
+    The admin password is not here: it arrives as a secret file (GF_SECURITY_ADMIN_PASSWORD__FILE).
+    """
     return {
         "GF_SERVER_ROOT_URL": f"https://{grafana_host}/",
         "GF_SERVER_DOMAIN": grafana_host,
         "GF_SECURITY_ADMIN_USER": "admin",
-        "GF_SECURITY_ADMIN_PASSWORD__FILE": password_file,
         "GF_SECURITY_COOKIE_SECURE": "true",
         "GF_SECURITY_DISABLE_GRAVATAR": "true",
         "GF_AUTH_ANONYMOUS_ENABLED": "false",
         "GF_USERS_ALLOW_SIGN_UP": "false",
         "GF_ANALYTICS_REPORTING_ENABLED": "false",
         "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_LOG_CONSOLE_FORMAT": "json",
         "GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING,
+    }
+
+
+def internal_addresses(specs: Sequence[ServiceSpec]) -> dict[str, str]:
+    """host:port on the Docker network of the service behind each entrypoint's catch-all route (app, cms)."""
+    return {r.entrypoint: f"{s.name}:{r.port}" for s in specs for r in s.routing if r.host is None}
+
+
+def monitoring_files(
+    config: StackConfig, specs: Sequence[ServiceSpec], alert_topic_arn: pulumi.Input[str]
+) -> dict[str, dict[str, pulumi.Input[str]]]:
+    """Per monitoring service, the files delivered into its container (path -> content)."""
+    internal = internal_addresses(specs)
+    missing = sorted({"app", "cms"} - set(internal))
+    if missing:
+        raise ValueError(f"no service routes the {', '.join(missing)} entrypoint: nothing to probe internally")
+    probes = health_probes(config.app_host, config.cms_host, APP_HEALTH_PATH, CMS_HEALTH_PATH, internal)
+    prometheus_yml = render_prometheus(config.stack, scrape_targets(specs), probes)
+    alertmanager_yml = pulumi.Output.from_input(alert_topic_arn).apply(
+        lambda arn: render_alertmanager(arn, config.region)
+    )
+    return {
+        "prometheus": dict(prometheus_files(prometheus_yml)),
+        "alertmanager": {ALERTMANAGER_CONFIG: alertmanager_yml, **alertmanager_templates()},
+        "grafana": dict(grafana_files()),
+        "blackbox-exporter": dict(blackbox_files()),
     }

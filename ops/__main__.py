@@ -12,6 +12,7 @@ import sys
 
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
+    "monitoring-config": ("ops.monitoring_config", "the files a stack delivers to its monitoring containers"),
 }
 
 

@@ -87,7 +87,13 @@ def test_email_subject_and_body_render(tmp_path: Path) -> None:
     glob = str(tmp_path / "templates" / "*.tmpl")
     for name in ("quintas.subject", "quintas.message"):
         result = subprocess.run(
-            [amtool(), "template", "render", f"--template.glob={glob}", f'--template.text={{{{ template "{name}" . }}}}'],
+            [
+                amtool(),
+                "template",
+                "render",
+                f"--template.glob={glob}",
+                f'--template.text={{{{ template "{name}" . }}}}',
+            ],
             capture_output=True,
             text=True,
         )
@@ -181,16 +187,16 @@ def test_the_dashboards_cover_what_the_issue_asks() -> None:
     assert all(m in text["host"] for m in ("node_cpu", "MemAvailable", "filesystem_avail", "network_receive"))
     assert "container_cpu" in text["containers"] and "container_memory" in text["containers"]
     assert all(m in text["postgresql"] for m in ("numbackends", "xact_commit", "blks_hit", "pg_stat_archiver"))
-    assert all(m in text["traffic"] for m in ("traefik_service_requests_total", "duration_seconds_bucket", '5..'))
-    assert "kind=\\\"base\\\"" in text["backups"] and "last_archive_age" in text["backups"]
+    assert all(m in text["traffic"] for m in ("traefik_service_requests_total", "duration_seconds_bucket", "5.."))
+    assert 'kind=\\"base\\"' in text["backups"] and "last_archive_age" in text["backups"]
 
 
-def test_grafana_keeps_its_own_login_and_reads_the_password_from_a_file() -> None:
-    env = mc.grafana_environment("grafana.example.org", "/run/secrets/grafana_admin_password")
-    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
-    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+def test_grafana_keeps_its_own_login_and_no_password_in_its_settings() -> None:
+    env = mc.grafana_settings("grafana.example.org")
+    assert not any("PASSWORD" in key for key in env)  # the password comes as a secret file
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and env["GF_USERS_ALLOW_SIGN_UP"] == "false"
     assert env["GF_SERVER_ROOT_URL"] == "https://grafana.example.org/"
+    assert env["GF_PATHS_PROVISIONING"] == mc.GRAFANA_PROVISIONING
 
 
 def test_dashboard_provider_points_at_the_delivered_files() -> None:

@@ -49,7 +49,11 @@ def catalogued_metrics() -> set[str]:
 
 def run_unit_tests(test_files: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [promtool(), "test", "rules", *[str(p) for p in test_files]], cwd=cwd, capture_output=True, text=True, timeout=120
+        [promtool(), "test", "rules", *[str(p) for p in test_files]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
