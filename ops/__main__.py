@@ -12,6 +12,7 @@ import sys
 
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
+    "compose": ("ops.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.monitoring_config", "the files a stack delivers to its monitoring containers"),
 }
 
