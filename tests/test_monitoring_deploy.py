@@ -20,6 +20,8 @@ import yaml
 from components import monitoring_config as mc
 from components.services import CONFIG_DIGEST_LABEL
 from ops import engine, plan
+from ops import monitoring_config as verb
+from ops.__main__ import build_parser
 from ops.monitoring_config import CONTAINER, MONITORING, config_digest, delivered_files
 from tests.conftest import STACKS, require_tool
 from tests.stand_in import containers_program
@@ -205,3 +207,37 @@ def _write_renderings() -> None:
 
 if __name__ == "__main__":
     _write_renderings()
+
+
+def _verb(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = verb.main(build_parser().parse_args(["monitoring-config", *argv]), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_verb_lists_digests_and_checks_the_committed_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verb.engine, "run", lambda stack: monitored(stack))
+    code, out, _ = _verb(["--stack", "prod"])
+    assert code == 0
+    for service in MONITORING:
+        assert f"{service}: {CONFIG_DIGEST_LABEL}={config_digest(monitored('prod'), service)}" in out
+    assert _verb(["--stack", "prod", "--check"])[0] == 0
+    stale = tmp_path / "prometheus.prod.yml"
+    stale.write_text("global: {}\n")
+    monkeypatch.setattr(verb, "rendered_prometheus_path", lambda stack: stale)
+    code, _, err = _verb(["--stack", "prod", "--check"])
+    assert code == 1 and "out of date" in err and "--write" in err
+    assert _verb(["--stack", "prod", "--write"])[0] == 0
+    assert stale.read_text() == mc.rendered_prometheus_path("prod").read_text()
+
+
+def test_verb_says_when_the_stack_has_no_monitoring_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = engine.run("staging", program=lambda: None)
+    monkeypatch.setattr(verb.engine, "run", lambda stack: empty)
+    code, _, err = _verb(["--stack", "staging"])
+    assert code == 1 and "no prometheus container" in err
+
+
+def test_verb_rejects_an_unknown_stack() -> None:
+    code, _, err = _verb(["--stack", "nosuchstack"])
+    assert code == 2 and "nosuchstack" in err
