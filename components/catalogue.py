@@ -261,7 +261,8 @@ def postgres(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         cpus=float(config.instance_shape.vcpus),
         shm_size_mb=256,
         volumes=(Volume("/srv/data/postgres", "/var/lib/postgresql/data"),),
-        networks=("backend",),
+        # backend for its clients; egress only so barman-cloud can reach S3 (nothing else is on it).
+        networks=("backend", "egress"),
         # One data directory: a second server must never start on it, so the old one stops first,
         # with time for a clean shutdown checkpoint (SIGINT = fast shutdown).
         replacement="delete-first",

@@ -2,8 +2,9 @@
 
 Makes the ECR repositories and generated secrets the services need, a Docker
 provider that reaches the host's engine over SSH (carried by SSM Session
-Manager by default, so no port 22 is open), the `edge` and `backend` networks,
-named volumes, and one RemoteImage plus one Container per spec.
+Manager by default, so no port 22 is open), the `edge`, internal `backend` and
+outbound-only `egress` networks, named volumes, and one RemoteImage plus one
+Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
 status --wait` over the same SSH path runs first, and the provider's address is
@@ -32,6 +33,7 @@ from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.services import (
+    INTERNAL_NETWORKS,
     NETWORKS,
     ServiceSpec,
     SpecError,
@@ -41,7 +43,6 @@ from components.services import (
     with_config_files,
 )
 
-INTERNAL_NETWORKS = frozenset({"backend"})  # no route out: postgres and redis reach nothing outside
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 
@@ -65,6 +66,7 @@ class ContainersArgs:
     ssh_user: pulumi.Input[str] = "ubuntu"
     ssh_mode: str = "ssm"
     host_ready: Sequence[pulumi.Resource] = ()
+    ready_marker: str | None = None  # a file the host's cloud-init writes last, if it has one
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     extra_services: Sequence[ServiceSpec] = ()
@@ -89,16 +91,25 @@ def ssh_options(mode: str, instance_id: str, region: str) -> list[str]:
 
 # Waits for first boot to finish and for the engine to answer. Exit 2 is cloud-init's
 # "done with recoverable errors" (deprecation warnings among them), still a usable host.
-READY_SCRIPT = (
+CLOUD_INIT_WAIT = (
     "cloud-init status --wait >/dev/null; rc=$?; "
-    'if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then echo "cloud-init failed ($rc)" >&2; exit "$rc"; fi; '
-    "docker version --format '{{.Server.Version}}'"
+    'if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then echo "cloud-init failed ($rc)" >&2; exit "$rc"; fi'
 )
+DOCKER_VERSION = "docker version --format '{{.Server.Version}}'"
 
 
-def ready_command(mode: str, user: str, instance_id: str, public_ip: str, region: str) -> str:
+def ready_script(marker: str | None = None) -> str:
+    steps = [CLOUD_INIT_WAIT]
+    if marker:
+        steps.append(f"test -f {shlex.quote(marker)} || {{ echo 'host not ready: no {marker}' >&2; exit 1; }}")
+    return "; ".join([*steps, DOCKER_VERSION])
+
+
+def ready_command(
+    mode: str, user: str, instance_id: str, public_ip: str, region: str, marker: str | None = None
+) -> str:
     target = instance_id if mode == "ssm" else public_ip
-    return shlex.join(["ssh", *ssh_options(mode, instance_id, region), f"{user}@{target}", READY_SCRIPT])
+    return shlex.join(["ssh", *ssh_options(mode, instance_id, region), f"{user}@{target}", ready_script(marker)])
 
 
 def topological(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:
@@ -185,7 +196,7 @@ class ContainerStack(pulumi.ComponentResource):
         ready = command.local.Command(
             "host-ready",
             create=pulumi.Output.all(args.ssh_user, args.instance_id, args.public_ip).apply(
-                lambda v: ready_command(mode, v[0], v[1], v[2], args.region)
+                lambda v: ready_command(mode, v[0], v[1], v[2], args.region, args.ready_marker)
             ),
             triggers=[args.instance_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.host_ready)),
@@ -232,7 +243,10 @@ class ContainerStack(pulumi.ComponentResource):
             command=list(spec.command) or None,
             envs=[_env_entry(spec.name, k, v) for k, v in spec.environment().items()],
             uploads=_uploads(spec),
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()],
+            labels=[
+                docker.ContainerLabelArgs(label="quintas.image", value=spec.image.ref),
+                *(docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()),
+            ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *health.test],
                 interval=health.interval,

@@ -34,7 +34,11 @@ SECRETS_DIR = "/run/secrets"
 DATA_ROOT = "/srv/data"
 # Read-only system paths a monitoring agent or Traefik may mount, with a reason.
 SYSTEM_PATHS = frozenset({"/", "/proc", "/sys", "/var/run", "/var/run/docker.sock", "/var/lib/docker", "/dev/disk"})
-NETWORKS = ("edge", "backend")
+# edge: what Traefik routes to, with outbound access. backend: internal, no route out.
+# egress: outbound only, nothing routed or published; for postgres, whose WAL archiving
+# and base backups (barman-cloud) write to S3.
+NETWORKS = ("edge", "backend", "egress")
+INTERNAL_NETWORKS = frozenset({"backend"})
 ENTRYPOINTS = {"app": 3000, "cms": 8055}
 RESTART_POLICIES = ("unless-stopped", "always", "on-failure", "no")
 CONFIG_DIGEST_LABEL = "quintas.config-digest"

@@ -25,7 +25,7 @@ import yaml
 
 from components.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
 from components.config import ConfigError, StackConfig
-from components.services import DATA_ROOT, NETWORKS, ServiceSpec, labels, secret_path
+from components.services import DATA_ROOT, INTERNAL_NETWORKS, NETWORKS, ServiceSpec, labels, secret_path
 from ops import engine
 
 SECRETS_DIR = "local/secrets"
@@ -198,7 +198,9 @@ def render(config: StackConfig) -> dict[str, Any]:
     return {
         "services": services,
         # Named as on the host, so Traefik's `--providers.docker.network=edge` finds it.
-        "networks": {net: {"name": net, **({"internal": True} if net == "backend" else {})} for net in NETWORKS},
+        "networks": {
+            net: {"name": net, **({"internal": True} if net in INTERNAL_NETWORKS else {})} for net in NETWORKS
+        },
         "volumes": {v: {} for v in volumes if not v.startswith(("/", "."))},
         "secrets": {name: {"file": f"./{SECRETS_DIR}/{name}"} for name in LOCAL_SECRETS},
     }

@@ -45,7 +45,19 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:lb/targetGroup:TargetGroup": ("port", "protocol"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold", "evaluationPeriods"),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
-    "docker:index/container:Container": ("image", "networksAdvanced", "healthcheck", "labels"),
+    "docker:index/container:Container": (
+        "image",
+        "networksAdvanced",
+        "healthcheck",
+        "labels",
+        "ports",
+        "memory",
+        "restart",
+        "destroyGraceSeconds",
+    ),
+    "docker:index/remoteImage:RemoteImage": ("name", "platform"),
+    "docker:index/network:Network": ("name", "internal"),
+    "aws:ecr/repository:Repository": ("name", "imageTagMutability", "imageScanningConfiguration"),
 }
 
 

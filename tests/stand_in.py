@@ -54,6 +54,7 @@ def containers_program(
                 uploads_bucket=config.name("uploads"),
                 backups_bucket=config.name("backups"),
                 host_ready=[host, eip],
+                ready_marker="/var/lib/quintas-crm/host-ready",
                 postgres_settings=dict(postgres_settings or {}),
                 config_files=dict(config_files or {}),
                 extra_services=extra,

@@ -76,6 +76,7 @@ def test_nothing_touches_docker_before_cloud_init_finished(containers_staging: e
     argv = shlex.split(ready.inputs["create"])
     assert argv[0] == "ssh" and argv[-2] == f"ubuntu@{host.id}"
     assert argv[-1].startswith("cloud-init status --wait")
+    assert "test -f /var/lib/quintas-crm/host-ready" in argv[-1]
     assert "docker version" in argv[-1]
     assert host.urn in ready.depends_on
     assert ready.inputs["triggers"] == [host.id]  # a replaced host is waited for again
@@ -121,7 +122,14 @@ def test_edge_and_internal_backend_networks(containers_staging: engine.Run) -> N
     nets = {n.name: n.inputs for n in containers_staging.of_type("docker:index/network:Network")}
     assert nets["edge"]["name"] == "edge" and not nets["edge"].get("internal")
     assert nets["backend"]["internal"] is True
-    assert [n["name"] for n in container(containers_staging, "postgres").inputs["networksAdvanced"]] == ["backend"]
+    pg_nets = [n["name"] for n in container(containers_staging, "postgres").inputs["networksAdvanced"]]
+    assert pg_nets == ["backend", "egress"]  # egress: barman-cloud to S3 only
+    on_egress = [
+        c.name
+        for c in containers_staging.of_type(CONTAINER)
+        if any(n["name"] == "egress" for n in c.inputs["networksAdvanced"])
+    ]
+    assert on_egress == ["postgres"]
     assert [n["name"] for n in container(containers_staging, "redis").inputs["networksAdvanced"]] == ["backend"]
     assert [n["name"] for n in container(containers_staging, "frontend").inputs["networksAdvanced"]] == ["edge"]
 
@@ -307,3 +315,58 @@ def test_config_files_are_uploaded_and_their_digest_is_a_label() -> None:
     )
     digest = labels_of(prom)["quintas.config-digest"]
     assert digest != labels_of(container(changed, "prometheus"))["quintas.config-digest"]
+
+
+# ----------------------------------------------------------------- ops plan
+
+
+def test_plan_shows_every_container_with_image_networks_health_check_and_routing(
+    containers_staging: engine.Run,
+) -> None:
+    import io
+
+    from ops.plan import render_text
+
+    out = io.StringIO()
+    render_text(containers_staging, out)
+    text = out.getvalue()
+    blocks = text.split("+ docker:index/container:Container  ")[1:]
+    assert len(blocks) == 13
+    shown = {b.split()[0]: b.split("\n+ ")[0] for b in blocks}
+    for name, block in shown.items():
+        for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:", "memory:", "restart:"):
+            assert key in block, (name, key)
+        assert f'{{"label": "quintas.service", "value": "{name}"}}' in block
+    assert "quintas-crm/frontend:1.0.0-rc.1" in shown["frontend"]
+    assert "PathPrefix(`/`)" in shown["frontend"] and '"name": "edge"' in shown["frontend"]
+    assert "/server/ping" in shown["directus"]
+    assert 'name: "backend"\n      internal: true' in text
+    for password in containers_staging.of_type("random:index/randomPassword:RandomPassword"):
+        assert engine.reveal(password.outputs["result"]) not in text
+
+
+def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
+    """The remote script, run by sh with stand-in cloud-init and docker commands, waits, checks, reports."""
+    import os
+    import subprocess
+
+    from components.containers import ready_script
+
+    def run(cloud_init_rc: int, marker: str) -> subprocess.CompletedProcess[str]:
+        bin_dir = tmp_path / f"bin{cloud_init_rc}"
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "cloud-init").write_text(f"#!/bin/sh\nexit {cloud_init_rc}\n")
+        (bin_dir / "docker").write_text("#!/bin/sh\necho 27.3.1\n")
+        for tool in ("cloud-init", "docker"):
+            (bin_dir / tool).chmod(0o755)
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        return subprocess.run(["sh", "-c", ready_script(marker)], env=env, capture_output=True, text=True)
+
+    marker = tmp_path / "host-ready"
+    marker.write_text("")
+    assert run(0, str(marker)).stdout.strip() == "27.3.1"
+    assert run(2, str(marker)).returncode == 0  # done with recoverable errors
+    failed = run(1, str(marker))
+    assert failed.returncode == 1 and "cloud-init failed (1)" in failed.stderr
+    missing = run(0, str(tmp_path / "absent"))
+    assert missing.returncode == 1 and "host not ready" in missing.stderr

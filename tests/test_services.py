@@ -284,3 +284,18 @@ def test_config_files_change_the_digest_label(staging_config: StackConfig) -> No
     d1 = labels(one["prometheus"], "staging")["quintas.config-digest"]
     d2 = labels(two["prometheus"], "staging")["quintas.config-digest"]
     assert d1 != d2 and len(str(d1)) == 16
+
+
+def test_postgres_image_is_postgis_16_with_the_barman_version_the_tests_use() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    dockerfile = (root / "services/postgres/Dockerfile").read_text().splitlines()
+    assert [line for line in dockerfile if line.startswith("FROM ")] == ["FROM postgis/postgis:16-3.4"]
+    pinned = next(
+        line for line in (root / "requirements-dev.txt").read_text().splitlines() if line.startswith("barman")
+    )
+    version = pinned.split("==")[1]
+    assert f"ARG BARMAN_VERSION={version}" in dockerfile
+    assert any('"barman[cloud]==${BARMAN_VERSION}"' in line for line in dockerfile)
+    assert any("barman-cloud-wal-archive --version" in line for line in dockerfile)
