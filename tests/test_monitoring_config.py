@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from components import monitoring_config as mc
+from components.config import StackConfig
+from components.services import ScrapeTarget, SpecError, with_config_files
 from tests.conftest import require_tool
 from tests.promql_names import metric_names
 from tests.test_monitoring_rules import PROMTOOL_HINT, catalogued_metrics
@@ -204,3 +206,35 @@ def test_dashboard_provider_points_at_the_delivered_files() -> None:
     assert doc["providers"][0]["options"]["path"] == mc.GRAFANA_DASHBOARDS
     files = mc.grafana_files()
     assert {f"{mc.GRAFANA_DASHBOARDS}/{uid}.json" for uid in dashboards()} <= set(files)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def test_scrape_job_names_the_authorization_scheme_and_its_file() -> None:
+    token = ScrapeTarget("directus", "directus:8055", "/metrics", "metrics", "/run/secrets/metrics_token")
+    job = mc.scrape_job(token)
+    assert job["authorization"] == {"type": "Metrics", "credentials_file": "/run/secrets/metrics_token"}
+    assert "metrics_path" not in job  # the default path stays implicit
+    bearer = mc.scrape_job(ScrapeTarget("x", "x:1", "/stats", "bearer", "/run/secrets/t"))
+    assert bearer["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/t"}
+    assert bearer["metrics_path"] == "/stats"
+    with pytest.raises(ValueError, match="needs a token file"):
+        mc.scrape_job(ScrapeTarget("x", "x:1", "/metrics", "metrics", None))
+
+
+def test_render_prometheus_refuses_two_jobs_with_one_name() -> None:
+    same = ScrapeTarget("probe-public", "a:1", "/metrics", "none", None)
+    probes = mc.health_probes("app.example.org", "cms.example.org", "/h", "/h", {"app": "a:1", "cms": "c:2"})
+    with pytest.raises(ValueError, match="probe-public"):
+        mc.render_prometheus("staging", [same], probes)
+
+
+def test_with_config_files_refuses_files_for_an_unknown_service() -> None:
+    with pytest.raises(SpecError, match="nosuch"):
+        with_config_files([], {"nosuch": {"/etc/x": "y"}})
+
+
+def test_monitoring_files_need_services_behind_both_entrypoints() -> None:
+    with pytest.raises(ValueError, match="app, cms"):
+        mc.monitoring_files(cast(StackConfig, None), [], "arn:aws:sns:us-east-1:123456789012:t")
