@@ -3,10 +3,10 @@
 Prometheus' scrape jobs come from the services' metrics endpoints plus the
 blackbox probes of the app and the CMS (through their public names and inside
 the Docker network); the rule files, the Alertmanager template and Grafana's
-provisioning and dashboards are the files under services/. Everything here is
-plain text in, plain text out: no resources, no pulumi.Config. The container
-specs carry the results as config files, so a changed file changes the
-container's digest label and the deployment.
+provisioning and dashboards are the files under services/. No resources and
+no pulumi.Config here; only alertmanager.yml waits for an Output (the alert
+topic's ARN). The container specs carry the results as config files, so a
+changed file changes the container's digest label and the deployment.
 """
 
 from __future__ import annotations
@@ -41,13 +41,12 @@ BLACKBOX_CONFIG = "/etc/blackbox_exporter/config.yml"
 SCRAPE_INTERVAL = "15s"
 BLACKBOX_ADDRESS = "blackbox-exporter:9115"
 ALERTMANAGER_ADDRESS = "alertmanager:9093"
-# Prometheus' TSDB lives on the data volume next to PostgreSQL; it may use this
-# share of it, so a full TSDB can never starve the database (the disk alert
-# fires below 10 % free).
+# Size-based retention: a tenth of the data volume (the setting that sizes the
+# stack's storage), at least 2 GB, at most 8 GB: the TSDB sits on the
+# `prometheus-data` named volume, on the host's 30 GB root disk beside the
+# images, and must leave the disk alert (10 % free) far away.
 RETENTION_SHARE = 0.10
 RETENTION_MIN_GB = 2
-# The TSDB sits on the `prometheus-data` named volume, on the host's 30 GB root
-# disk beside the images: never more than this there.
 RETENTION_MAX_GB = 8
 RETENTION_MAX_TIME = "90d"
 # Health URLs the probes ask for: Next.js' /api/health route and Directus'
