@@ -44,57 +44,81 @@ def monitoring(
 ) -> list[ServiceSpec]:
     """The monitoring services; `config_files` maps a service name to its files (path -> content)."""
     files = config_files or {}
-    scale = max(1, int(config.instance_shape.memory_gib // 4))
     return [
-        ServiceSpec(
-            name="prometheus",
-            image=_image("prometheus"),
-            # Size-based retention from the data volume; no lifecycle API: a config change
-            # redeploys the container (its digest label changes) instead of a reload call.
-            command=tuple(prometheus_flags(config.data_volume_size_gb)),
-            # Prometheus scrapes Directus with the metrics token it reads from this file.
-            secrets={"metrics_token": secrets["metrics_token"]},
-            file_owner=NOBODY,
-            health=wget_check("http://127.0.0.1:9090/-/healthy"),
-            memory_mb=384 * scale,
-            cpus=0.5,
-            volumes=(Volume("prometheus-data", "/prometheus"),),
-            networks=("edge", "backend"),
-            metrics=Metrics(port=9090),
-            config_files=files.get("prometheus", {}),
-        ),
-        ServiceSpec(
-            name="alertmanager",
-            image=_image("alertmanager"),
-            command=("--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"),
-            health=wget_check("http://127.0.0.1:9093/-/healthy"),
-            memory_mb=48,
-            cpus=0.25,
-            volumes=(Volume("alertmanager-data", "/alertmanager"),),
-            networks=("edge",),  # sends notifications out
-            metrics=Metrics(port=9093),
-            config_files=files.get("alertmanager", {}),
-        ),
-        ServiceSpec(
-            name="grafana",
-            image=_image("grafana"),
-            env=grafana_settings(config.grafana_host),
-            secrets={"grafana_admin_password": secrets["grafana_admin_password"]},
-            # Grafana's file variant of any setting is the setting's name plus __FILE.
-            secret_env={"GF_SECURITY_ADMIN_PASSWORD__FILE": "grafana_admin_password"},
-            file_owner="472",
-            health=wget_check("http://127.0.0.1:3000/api/health"),
-            memory_mb=192,
-            cpus=0.5,
-            volumes=(Volume("grafana-data", "/var/lib/grafana"),),
-            networks=("edge", "backend"),
-            routing=(Routing("app", 3000, host=config.grafana_host),),
-            metrics=Metrics(port=3000),
-            config_files=files.get("grafana", {}),
-            depends_on=("prometheus",),
-        ),
+        prometheus(config, secrets, files.get("prometheus", {})),
+        alertmanager(files.get("alertmanager", {})),
+        grafana(config, secrets, files.get("grafana", {})),
         node_exporter(),
         cadvisor(),
+        *exporters(secrets, files.get("blackbox-exporter", {})),
+    ]
+
+
+def prometheus(
+    config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, pulumi.Input[str]]
+) -> ServiceSpec:
+    scale = max(1, int(config.instance_shape.memory_gib // 4))
+    return ServiceSpec(
+        name="prometheus",
+        image=_image("prometheus"),
+        # Size-based retention from the data volume; no lifecycle API: a config change
+        # redeploys the container (its digest label changes) instead of a reload call.
+        command=tuple(prometheus_flags(config.data_volume_size_gb)),
+        # Prometheus scrapes Directus with the metrics token it reads from this file.
+        secrets={"metrics_token": secrets["metrics_token"]},
+        file_owner=NOBODY,
+        health=wget_check("http://127.0.0.1:9090/-/healthy"),
+        memory_mb=384 * scale,
+        cpus=0.5,
+        volumes=(Volume("prometheus-data", "/prometheus"),),
+        networks=("edge", "backend"),
+        metrics=Metrics(port=9090),
+        config_files=files,
+    )
+
+
+def alertmanager(files: Mapping[str, pulumi.Input[str]]) -> ServiceSpec:
+    return ServiceSpec(
+        name="alertmanager",
+        image=_image("alertmanager"),
+        command=("--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"),
+        health=wget_check("http://127.0.0.1:9093/-/healthy"),
+        memory_mb=48,
+        cpus=0.25,
+        volumes=(Volume("alertmanager-data", "/alertmanager"),),
+        networks=("edge",),  # sends notifications out
+        metrics=Metrics(port=9093),
+        config_files=files,
+    )
+
+
+def grafana(
+    config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, pulumi.Input[str]]
+) -> ServiceSpec:
+    return ServiceSpec(
+        name="grafana",
+        image=_image("grafana"),
+        env=grafana_settings(config.grafana_host),
+        secrets={"grafana_admin_password": secrets["grafana_admin_password"]},
+        # Grafana's file variant of any setting is the setting's name plus __FILE.
+        secret_env={"GF_SECURITY_ADMIN_PASSWORD__FILE": "grafana_admin_password"},
+        file_owner="472",
+        health=wget_check("http://127.0.0.1:3000/api/health"),
+        memory_mb=192,
+        cpus=0.5,
+        volumes=(Volume("grafana-data", "/var/lib/grafana"),),
+        networks=("edge", "backend"),
+        routing=(Routing("app", 3000, host=config.grafana_host),),
+        metrics=Metrics(port=3000),
+        config_files=files,
+        depends_on=("prometheus",),
+    )
+
+
+def exporters(
+    secrets: Mapping[str, pulumi.Input[str]], blackbox_files: Mapping[str, pulumi.Input[str]]
+) -> list[ServiceSpec]:
+    return [
         ServiceSpec(
             name="postgres-exporter",
             image=_image("postgres-exporter"),
@@ -132,7 +156,7 @@ def monitoring(
             cpus=0.1,
             networks=("edge",),  # probes the public URLs from outside the Docker networks
             metrics=Metrics(port=9115),
-            config_files=files.get("blackbox-exporter", {}),
+            config_files=blackbox_files,
         ),
     ]
 

@@ -35,6 +35,7 @@ from components.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.services import (
     INTERNAL_NETWORKS,
     NETWORKS,
+    HealthCheck,
     ServiceSpec,
     SpecError,
     labels,
@@ -247,27 +248,12 @@ class ContainerStack(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label="quintas.image", value=spec.image.ref),
                 *(docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()),
             ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", *health.test],
-                interval=health.interval,
-                timeout=health.timeout,
-                retries=health.retries,
-                start_period=health.start_period,
-            ),
+            healthcheck=_healthcheck(health),
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=networks[n].name, aliases=[spec.name]) for n in spec.networks
             ],
             ports=[docker.ContainerPortArgs(internal=p.container, external=p.host) for p in spec.ports] or None,
-            volumes=[
-                docker.ContainerVolumeArgs(
-                    container_path=v.target,
-                    host_path=v.source if v.is_host_path else None,
-                    volume_name=None if v.is_host_path else v.source,
-                    read_only=v.read_only,
-                )
-                for v in spec.volumes
-            ]
-            or None,
+            volumes=_volumes(spec),
             memory=spec.memory_mb,
             cpus=f"{spec.cpus:g}",
             shm_size=spec.shm_size_mb,
@@ -299,6 +285,29 @@ class ContainerStack(pulumi.ComponentResource):
             "mode": spec.logs.mode,
             "max-buffer-size": spec.logs.max_buffer,
         }
+
+
+def _healthcheck(health: HealthCheck) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *health.test],
+        interval=health.interval,
+        timeout=health.timeout,
+        retries=health.retries,
+        start_period=health.start_period,
+    )
+
+
+def _volumes(spec: ServiceSpec) -> list[docker.ContainerVolumeArgs] | None:
+    mounts = [
+        docker.ContainerVolumeArgs(
+            container_path=v.target,
+            host_path=v.source if v.is_host_path else None,
+            volume_name=None if v.is_host_path else v.source,
+            read_only=v.read_only,
+        )
+        for v in spec.volumes
+    ]
+    return mounts or None
 
 
 def _uploads(spec: ServiceSpec) -> list[docker.ContainerUploadArgs] | None:
