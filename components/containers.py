@@ -28,7 +28,7 @@ import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.catalogue import CatalogueInputs, catalogue
+from components.catalogue import CatalogueInputs, catalogue, service_names
 from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
@@ -143,9 +143,18 @@ class ContainerStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:containers:ContainerStack", name, None, opts)
         config = args.config
+        # Checked before any child exists: a refused stack creates nothing.
+        names = [*service_names(config), *(spec.name for spec in args.extra_services)]
+        missing = [n for n in names if n not in args.log_groups]
+        if missing:
+            raise SpecError(
+                [f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{config.stack}/{n}" for n in missing]
+            )
         child = pulumi.ResourceOptions(parent=self)
         images = ImageRepositories(
-            "images", ImageRepositoriesArgs(tags=config.tags, mutable_tags=not config.is_prod), opts=child
+            "images",
+            ImageRepositoriesArgs(tags=config.tags_for("registry"), mutable_tags=not config.is_prod),
+            opts=child,
         )
         secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child)
         inputs = CatalogueInputs(
@@ -160,11 +169,6 @@ class ContainerStack(pulumi.ComponentResource):
         if args.files_from_specs is not None:
             specs = with_config_files(specs, args.files_from_specs(specs))
         self.specs = topological(specs)
-        missing = [s.name for s in self.specs if s.name not in args.log_groups]
-        if missing:
-            raise SpecError(
-                [f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{config.stack}/{n}" for n in missing]
-            )
         self._args = args
         provider = self._docker_provider(args, images.registry)
         docker_opts = pulumi.ResourceOptions(parent=self, provider=provider)

@@ -75,7 +75,7 @@ class ImageRepositories(pulumi.ComponentResource):
                 image_tag_mutability="MUTABLE" if args.mutable_tags else "IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
                 encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
-                tags={**args.tags, "component": "containers"},
+                tags=dict(args.tags),
                 opts=child,
             )
             aws.ecr.LifecyclePolicy(image, repository=repo.name, policy=lifecycle_policy(args.keep_tagged), opts=child)

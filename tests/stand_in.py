@@ -8,7 +8,6 @@ CloudWatch log group per service named `/quintas-crm/<stack>/<service>`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
@@ -17,24 +16,16 @@ import pulumi_aws as aws
 from components.catalogue import service_names
 from components.config import StackConfig
 from components.containers import ContainersArgs, ContainerStack
-from components.monitoring_config import monitoring_files
 from components.services import ServiceSpec
 
 
 def containers_program(
     extra: Sequence[ServiceSpec] = (),
     postgres_settings: Mapping[str, str] | None = None,
-    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
-    monitoring: bool = False,
+    config_files: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Callable[[], None]:
-    """`monitoring`: an alert topic, and the monitoring containers' files rendered from the specs."""
-
     def program() -> None:
         config = StackConfig.load()
-        files_from_specs = None
-        if monitoring:
-            topic = aws.sns.Topic("alerts", name=config.name("alerts"))
-            files_from_specs = functools.partial(monitoring_files, config, alert_topic_arn=topic.arn)
         host = aws.ec2.Instance("host", ami="ami-0e2c8caa4b6378d8c", instance_type=config.instance_type)
         eip = aws.ec2.Eip("host", instance=host.id, domain="vpc")
         names = service_names(config) + [s.name for s in extra]
@@ -58,7 +49,6 @@ def containers_program(
                 postgres_settings=dict(postgres_settings or {}),
                 config_files=dict(config_files or {}),
                 extra_services=extra,
-                files_from_specs=files_from_specs,
             ),
         )
         pulumi.export("repositories", stack.repositories)

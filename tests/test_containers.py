@@ -370,3 +370,28 @@ def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
     assert failed.returncode == 1 and "cloud-init failed (1)" in failed.stderr
     missing = run(0, str(tmp_path / "absent"))
     assert missing.returncode == 1 and "host not ready" in missing.stderr
+
+
+def test_a_service_without_a_log_group_is_refused_before_anything_is_created() -> None:
+    from components.config import StackConfig
+    from components.containers import ContainersArgs, ContainerStack
+
+    def program() -> None:
+        config = StackConfig.load()
+        ContainerStack(
+            "containers",
+            ContainersArgs(
+                config=config,
+                instance_id="i-0123456789abcdef0",
+                public_ip="3.91.22.17",
+                region=config.region,
+                log_groups={"traefik": "/quintas-crm/staging/traefik"},
+                uploads_bucket="quintas-crm-staging-uploads",
+                backups_bucket="quintas-crm-staging-backups",
+            ),
+        )
+
+    with pytest.raises(Exception, match=r"frontend: no CloudWatch log group; the platform creates") as err:
+        simulate("staging", program)
+    created = engine.registered_before(err.value)
+    assert [r.type for r in created if r.custom] == []

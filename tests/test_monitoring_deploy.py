@@ -1,10 +1,9 @@
 """The monitoring files as deployed: rendered from the ServiceSpecs, uploaded into the
 containers with a digest label, and accepted by promtool and amtool as delivered.
 
-Until __main__.py builds the ContainerStack, the stand-in platform program runs it
-with an alert topic. Regenerate the committed prometheus.yml renderings with
-`python -m tests.test_monitoring_deploy` (or `python -m ops monitoring-config
---stack <stack> --write` once the real program has the containers).
+Every run here is the real program (__main__.py) on the simulated engine.
+Regenerate the committed prometheus.yml renderings with
+`python -m ops monitoring-config --stack <stack> --write`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from ops import monitoring_config as verb
 from ops.__main__ import build_parser
 from ops.monitoring_config import CONTAINER, MONITORING, config_digest, delivered_files
 from tests.conftest import STACKS, require_tool
-from tests.stand_in import containers_program
 from tests.test_monitoring_rules import PROMTOOL_HINT, catalogue
 
 _RUNS: dict[str, engine.Run] = {}
@@ -32,7 +30,7 @@ _RUNS: dict[str, engine.Run] = {}
 
 def monitored(stack: str) -> engine.Run:
     if stack not in _RUNS:
-        _RUNS[stack] = engine.run(stack, program=containers_program(monitoring=True))
+        _RUNS[stack] = engine.run(stack)
     return _RUNS[stack]
 
 
@@ -45,7 +43,7 @@ def test_committed_prometheus_yml_is_what_the_stack_delivers(stack: str) -> None
     delivered = delivered_files(monitored(stack), "prometheus")[mc.PROMETHEUS_CONFIG]
     committed = mc.rendered_prometheus_path(stack)
     assert committed.is_file() and committed.read_text() == delivered, (
-        f"{committed} is out of date: run `python -m tests.test_monitoring_deploy`"
+        f"{committed} is out of date: run `python -m ops monitoring-config --stack {stack} --write`"
     )
 
 
@@ -132,7 +130,7 @@ def test_prometheus_retention_is_sized_from_the_data_volume(stack: str, size: st
 def test_alertmanager_gets_the_stack_topic_and_amtool_accepts_it(tmp_path: Path, stack: str) -> None:
     amtool = require_tool("amtool", "apt-get install prometheus-alertmanager")
     run = monitored(stack)
-    topic_arn = run.one("aws:sns/topic:Topic", "alerts").outputs["arn"]
+    topic_arn = run.outputs["alertTopicArn"]
     files = delivered_files(run, "alertmanager")
     doc = yaml.safe_load(files[mc.ALERTMANAGER_CONFIG])
     region = yaml.safe_load(Path(engine.stack_file(stack)).read_text())["config"]["aws:region"]
@@ -172,7 +170,7 @@ def test_changing_a_rule_file_changes_only_the_prometheus_digest(
     rule = copy / "rules" / "host.yml"
     rule.write_text(rule.read_text().replace("for: 5m", "for: 6m", 1))
     monkeypatch.setattr(mc, "PROMETHEUS_DIR", copy)
-    changed = engine.run("staging", program=containers_program(monitoring=True))
+    changed = engine.run("staging")
     after = {s: config_digest(changed, s) for s in MONITORING}
     assert after["prometheus"] != before["prometheus"]
     assert {s: after[s] for s in MONITORING if s != "prometheus"} == {
@@ -188,25 +186,12 @@ def test_a_different_alert_topic_changes_the_alertmanager_digest() -> None:
 
 
 def test_plan_shows_the_monitoring_containers_with_their_config_digests() -> None:
-    run = monitored("staging")
-    out = io.StringIO()
-    plan.render_text(run, out)
+    out, err = io.StringIO(), io.StringIO()
+    assert plan.main(build_parser().parse_args(["plan", "--stack", "staging"]), out=out, err=err) == 0
     text = out.getvalue()
     for service in MONITORING:
         assert f"docker:index/container:Container  {service}" in text
-        assert f'"label": "{CONFIG_DIGEST_LABEL}", "value": "{config_digest(run, service)}"' in text
-
-
-def _write_renderings() -> None:
-    for stack in STACKS:
-        path = mc.rendered_prometheus_path(stack)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(delivered_files(monitored(stack), "prometheus")[mc.PROMETHEUS_CONFIG])
-        print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    _write_renderings()
+        assert f'"label": "{CONFIG_DIGEST_LABEL}", "value": "{config_digest(monitored("staging"), service)}"' in text
 
 
 def _verb(argv: list[str]) -> tuple[int, str, str]:
