@@ -8,7 +8,7 @@ packages=(
   postgresql-15 postgresql-15-postgis-3
   prometheus prometheus-alertmanager
   cloud-init shellcheck docker-compose
-  tzdata
+  tzdata curl
 )
 
 missing=()
