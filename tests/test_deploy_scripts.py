@@ -145,7 +145,7 @@ def test_posting_the_offline_plan_says_why_preview_was_skipped(tmp_path: Path) -
 
 def test_pulumi_up_script_refuses_latest_before_touching_the_stack(tmp_path: Path) -> None:
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts/deploy/pulumi-up.sh"), "prod", "latest"],
+        ["bash", str(ROOT / "scripts/deploy/pulumi-up.sh"), "prod", "latest", "frontend"],
         env=dict(os.environ, PATH=f"{tmp_path}:/usr/bin:/bin"),
         capture_output=True,
         text=True,

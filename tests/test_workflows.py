@@ -209,3 +209,14 @@ def test_app_ci_is_reusable_and_builds_with_the_frontend_dockerfile_kept_here() 
         s for s in app["jobs"]["docker-build"]["steps"] if s.get("uses", "").startswith("docker/build-push-action")
     ]
     assert build[0]["with"]["file"] == "infra/services/frontend/Dockerfile" and build[0]["with"]["push"] is False
+
+
+def test_cd_sets_the_tag_of_every_image_the_stack_takes_and_builds_each_one() -> None:
+    from components.config import REQUIRED_IMAGES
+
+    cd = load("cd.yml")
+    line = next(s["run"] for s in cd["jobs"]["deploy"]["steps"] if "pulumi-up.sh" in s.get("run", ""))
+    tagged = line.split('"$RELEASE_TAG"', 1)[1].split()
+    built = {entry["image"] for entry in cd["jobs"]["images"]["strategy"]["matrix"]["include"]}
+    assert sorted(tagged) == sorted(REQUIRED_IMAGES), "pulumi-up.sh must set every imageTags key the stack requires"
+    assert set(tagged) <= built, "an image tag set without building and pushing that image would not pull"

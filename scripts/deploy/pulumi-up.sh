@@ -2,20 +2,22 @@
 # Rolls a stack out to a release: sets the image tags of the images CD built, then runs
 # `pulumi up` with the policy pack. Prints the previous tags first: they are the
 # rollback. Needs the pulumi CLI logged in to the state backend and AWS credentials.
-# Usage: scripts/deploy/pulumi-up.sh STACK TAG
+# Usage: scripts/deploy/pulumi-up.sh STACK TAG IMAGE...
+#   IMAGE: a key of the stack setting imageTags (e.g. frontend postgres).
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 STACK TAG" >&2
+if [ $# -lt 3 ]; then
+  echo "usage: $0 STACK TAG IMAGE..." >&2
   exit 2
 fi
 stack="$1"
 tag="$2"
+shift 2
+images=("$@")
 if ! [[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || [ "$tag" = latest ]; then
   echo "error: image tag '$tag' must be a fixed version such as v1.4.0 (letters, digits, . _ -; not latest)" >&2
   exit 2
 fi
-images=(frontend postgres)
 
 pulumi stack select "$stack"
 for image in "${images[@]}"; do
