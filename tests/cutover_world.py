@@ -11,6 +11,8 @@ import http.server
 import itertools
 import os
 import socket
+import ssl
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +37,38 @@ def free_port() -> int:
 _worlds = itertools.count()
 
 
+def self_signed_certificate(directory: Path, *names: str) -> tuple[Path, Path]:
+    """A certificate and key for `names`, made with openssl; the certificate is its own CA."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    san = ",".join(f"DNS:{n}" for n in names)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ]
+        + ["-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 class HealthServer:
     """Answers 200 on the frontend and Directus health paths for the right Host, 503 when told to fail."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.seen: list[tuple[str, str]] = []
+        self.server_names: list[str | None] = []
         self.failing: set[str] = set()
         routes = {"app.quintas-crm.example": "/api/health", "cms.quintas-crm.example": "/server/ping"}
         server = self
@@ -57,7 +86,14 @@ class HealthServer:
                 pass
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
+        self.base_url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 

@@ -27,7 +27,8 @@ from moto.server import ThreadedMotoServer
 
 from ops import dns_cutover, dns_records
 from ops.__main__ import build_parser
-from tests.cutover_world import DUMMY_CREDENTIALS, HealthServer, World, build_world, free_port
+from tests.conftest import require_tool
+from tests.cutover_world import DUMMY_CREDENTIALS, HealthServer, World, build_world, free_port, self_signed_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +138,39 @@ def test_dualstack_alb_gets_a_and_aaaa_aliases(moto_endpoint: str, tmp_path: Pat
     for types in records(world).values():
         assert set(types) == {"A", "AAAA"}
         assert alias_of(types["AAAA"]) == dns_records.fqdn(world.outputs["albDnsName"])
+
+
+def test_health_requests_reach_the_alb_address_with_tls_for_the_real_host_names(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_tool("openssl", "apt-get install openssl")
+    cert, key = self_signed_certificate(tmp_path, "app.quintas-crm.example", "cms.quintas-crm.example")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the stand-in's certificate, as clients trust ACM's
+    tls = HealthServer(tls=(cert, key))
+    try:
+        world.health = tls
+        code, _, err = run_cli(world, "--dry-run")
+    finally:
+        tls.stop()
+    assert (code, err) == (0, ""), err
+    assert sorted(tls.server_names) == ["app.quintas-crm.example", "cms.quintas-crm.example"]
+    assert sorted(tls.seen) == [("app.quintas-crm.example", "/api/health"), ("cms.quintas-crm.example", "/server/ping")]
+
+
+def test_refuses_when_the_certificate_does_not_cover_the_names(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_tool("openssl", "apt-get install openssl")
+    cert, key = self_signed_certificate(tmp_path, "old-site.example")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    tls = HealthServer(tls=(cert, key))
+    try:
+        world.health = tls
+        code, _, err = run_cli(world)
+    finally:
+        tls.stop()
+    assert code == 1 and "CERTIFICATE_VERIFY_FAILED" in err
+    assert plain(records(world)) == ORIGINAL
 
 
 def test_dry_run_prints_the_change_and_changes_nothing(world: World) -> None:
