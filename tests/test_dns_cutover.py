@@ -153,7 +153,7 @@ def test_health_requests_reach_the_alb_address_with_tls_for_the_real_host_names(
     finally:
         tls.stop()
     assert (code, err) == (0, ""), err
-    assert sorted(tls.server_names) == ["app.quintas-crm.example", "cms.quintas-crm.example"]
+    assert sorted(str(n) for n in tls.server_names) == ["app.quintas-crm.example", "cms.quintas-crm.example"]
     assert sorted(tls.seen) == [("app.quintas-crm.example", "/api/health"), ("cms.quintas-crm.example", "/server/ping")]
 
 
