@@ -55,7 +55,9 @@ class Target:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="stack whose outputs name the load balancer and hosts")
-    parser.add_argument("--zone-id", required=True, help="Route53 hosted zone that holds the app and cms names")
+    parser.add_argument(
+        "--zone-id", required=True, type=_zone_id, help="Route53 hosted zone id (Z...) that holds the app and cms names"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
     parser.add_argument("--rollback", action="store_true", help="restore the records saved by the last cutover")
     parser.add_argument("--outputs", type=Path, help="JSON file from `pulumi stack output --json --show-secrets`")
@@ -255,6 +257,13 @@ def save_state(args: argparse.Namespace, zone_name: str, before: dict[str, Any],
     tmp.replace(path)
     out.write(f"Saved the current records to {path}.\n")
     return path
+
+
+def _zone_id(value: str) -> str:
+    zone_id = value.strip().removeprefix("/hostedzone/")
+    if not zone_id.isalnum() or not zone_id.isupper():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a hosted zone id such as Z0123456789ABCDEFGHIJ")
+    return zone_id
 
 
 def _state_path(args: argparse.Namespace) -> Path:

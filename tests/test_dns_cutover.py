@@ -268,6 +268,15 @@ def test_refuses_an_alb_that_is_not_in_the_account(world: World) -> None:
     assert code == 1 and "no load balancer named gone-123.us-east-1.elb.amazonaws.com" in err
 
 
+def test_a_malformed_zone_id_is_refused_by_the_argument_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["dns-cutover", "--stack", "prod", "--zone-id", "quintas-crm.example"])
+    assert exit_info.value.code == 2
+    assert "'quintas-crm.example' is not a hosted zone id such as Z0123456789ABCDEFGHIJ" in capsys.readouterr().err
+    args = build_parser().parse_args(["dns-cutover", "--stack", "prod", "--zone-id", "/hostedzone/Z12AB"])
+    assert args.zone_id == "Z12AB"
+
+
 def test_rollback_without_saved_records_is_refused(world: World) -> None:
     code, _, err = run_cli(world, "--rollback")
     assert code == 2 and "no saved records at" in err
