@@ -25,7 +25,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ops import dns_cutover, dns_records
+from ops import dns_cutover, dns_records, engine
 from ops.__main__ import build_parser
 from tests.conftest import require_tool
 from tests.cutover_world import DUMMY_CREDENTIALS, HealthServer, World, build_world, free_port, self_signed_certificate
@@ -348,3 +348,11 @@ def test_wait_gives_up_after_the_timeout() -> None:
     )
     assert not ok
     assert out.getvalue().count("PENDING") == 3
+
+
+def test_the_real_program_exports_every_output_the_cutover_reads(prod: engine.Run) -> None:
+    outputs = engine.reveal(prod.outputs)
+    target = dns_cutover.read_target(outputs)
+    assert (target.app_host, target.cms_host) == ("app.quintas-crm.example", "cms.quintas-crm.example")
+    assert target.alb_dns_name == outputs["albDnsName"] and target.alb_zone_id == outputs["albZoneId"]
+    assert dns_cutover.region_of(target.alb_dns_name) == "us-east-1"
