@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from components.catalogue import UPSTREAM
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILES = sorted((ROOT / "services").glob("*/Dockerfile"))
 
@@ -93,6 +95,8 @@ def test_directus_extends_the_pinned_official_image_with_the_built_extensions() 
     stages = parse(ROOT / "services/directus/Dockerfile")
     final = stages[-1]
     assert re.fullmatch(r"directus/directus:\d+\.\d+\.\d+", final.image)
+    repository, version = UPSTREAM["directus"]
+    assert final.image == f"{repository}:{version}", "the same Directus release as the stack runs today"
     assert any("/directus/extensions/" in c and "--from=extensions" in c for c in final.values("COPY"))
     assert final.values("EXPOSE") == ["8055"]
     assert "http://127.0.0.1:8055/server/ping" in final.values("HEALTHCHECK")[0]
