@@ -220,3 +220,12 @@ def test_cd_sets_the_tag_of_every_image_the_stack_takes_and_builds_each_one() ->
     built = {entry["image"] for entry in cd["jobs"]["images"]["strategy"]["matrix"]["include"]}
     assert sorted(tagged) == sorted(REQUIRED_IMAGES), "pulumi-up.sh must set every imageTags key the stack requires"
     assert set(tagged) <= built, "an image tag set without building and pushing that image would not pull"
+
+
+def test_cd_pushes_each_image_to_the_repository_the_stack_pulls_from() -> None:
+    from components.registry import repository_prefix
+
+    cd = load("cd.yml")
+    push = next(s for s in cd["jobs"]["images"]["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
+    wanted = repository_prefix("${{ env.STACK }}") + "${{ matrix.image }}:${{ env.RELEASE_TAG }}"
+    assert push["with"]["tags"] == "${{ steps.ecr.outputs.registry }}/" + wanted
