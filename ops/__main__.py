@@ -12,6 +12,7 @@ import sys
 
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
+    "cost": ("ops.cost", "monthly cost estimate of a stack, checked against its budget"),
 }
 
 

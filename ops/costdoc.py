@@ -1,0 +1,7 @@
+"""placeholder"""
+
+STACKS = ("staging", "prod")
+
+
+def render(stacks):
+    return ""
