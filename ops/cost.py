@@ -19,10 +19,11 @@ import sys
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ops import pricing
 from ops.costmodel import NOT_PRICED, RULES, Item, Line, Pricer, not_priced, stack_lines
+from ops.engine import PROJECT  # the engine imports pulumi only inside a run
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -136,7 +137,44 @@ def items_from_run(run: engine.Run, default_region: str) -> list[Item]:
     return items
 
 
-def estimate(run: engine.Run, config: StackConfig) -> Estimate:
+class CostSettings(Protocol):
+    """The settings the estimate reads: StackConfig has them, and so has RunSettings."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def snapshot_retention_days(self) -> int: ...
+    @property
+    def monthly_budget_usd(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    region: str
+    environment: str
+    snapshot_retention_days: int
+    monthly_budget_usd: float
+
+
+def settings_of(run: engine.Run) -> RunSettings:
+    """The settings a run was given (StackConfig validated them when the program loaded them)."""
+
+    def get(key: str, default: str) -> str:
+        return run.config.get(f"{PROJECT}:{key}", default)
+
+    return RunSettings(
+        region=run.config.get("aws:region", "us-east-1"),
+        environment="prod" if get("environment", "staging") == "prod" else "staging",
+        snapshot_retention_days=int(get("snapshotRetentionDays", "7")),
+        monthly_budget_usd=float(get("monthlyBudgetUsd", "0")),
+    )
+
+
+def estimate(run: engine.Run, config: CostSettings | None = None) -> Estimate:
+    """The estimate of a run; without `config`, the settings come from the run itself."""
+    config = config or settings_of(run)
     return estimate_resources(
         items_from_run(run, config.region),
         region=config.region,
@@ -191,19 +229,21 @@ def budget_violation(
 # ----------------------------------------------------------------- the verb
 
 
-def run_with_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[engine.Run, StackConfig]:
-    """One run of the real program, keeping the StackConfig it loaded."""
+def run_with_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, program: engine.Program | None = None
+) -> tuple[engine.Run, StackConfig]:
+    """One run of the real program (or `program`), keeping the StackConfig of the run's settings."""
     from components.config import StackConfig
     from ops import engine
 
     loaded: list[StackConfig] = []
-    main_program = engine._main_program(engine.ROOT)
+    inner = program or engine._main_program(engine.ROOT)
 
-    def program() -> None:
+    def with_config() -> None:
         loaded.append(StackConfig.load())
-        main_program()
+        inner()
 
-    run = engine.run(stack, program=program, overrides=overrides)
+    run = engine.run(stack, program=with_config, overrides=overrides)
     return run, loaded[0]
 
 

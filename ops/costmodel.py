@@ -251,7 +251,7 @@ def load_balancer(p: Pricer, it: Item) -> list[Line]:
 
 def metric_alarm(p: Pricer, it: Item) -> list[Line]:
     queries = it.props.get("metricQueries") or []
-    metrics = sum(1 for q in queries if q.get("metric")) or 1
+    metrics = sum(1 for q in queries if q.get("metric") is not None) or 1
     high = 0 < _num(it.props.get("period"), 60) < 60
     key = "cloudwatch.alarm.high_resolution" if high else "cloudwatch.alarm.standard"
     kind = "high-resolution" if high else "standard"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import StackConfig
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -115,3 +117,18 @@ def platform(shape: Shape = Shape()) -> None:
     )
     aws.kms.Key("data", description="data key", enable_key_rotation=True, tags=tags)
     aws.ecr.Repository("frontend", name="quintas-crm/frontend", tags=tags)
+
+
+def configured() -> None:
+    """The platform sized from the stack's settings, so overrides move it as they move the real one."""
+    config = StackConfig.load()
+    platform(
+        Shape(
+            instance_type=config.instance_type,
+            data_gb=config.data_volume_size_gb,
+            monitoring=config.is_prod,
+            retain=config.snapshot_retention_days,
+            log_days=config.log_retention_days,
+            emails=len(config.alert_emails),
+        )
+    )
