@@ -89,6 +89,10 @@ def options(stack: str, est: cost.Estimate, config: StackConfig) -> list[tuple[s
         rows.append(("No ALB: Traefik on the host terminates TLS (Let's Encrypt) on the Elastic IP",
                      est.total_usd - _load_balancer(est),
                      "no managed certificate, no ALB health checks or alarms; not for prod"))  # fmt: skip
+        if not config.is_prod:
+            rows.append(("Share prod's ALB: host rules for the staging names, staging target groups",
+                         est.total_usd - _load_balancer(est),
+                         "staging's routing lives in the prod stack; a staging change touches prod's listener"))  # fmt: skip
     if not config.is_prod and _instance_hours(est):
         off = 1 - OFFICE_HOURS / float(est.assumptions.get("hours_per_month", 730))
         rows.append((f"Host stopped nights and weekends (up {OFFICE_HOURS} h a month)",
@@ -96,7 +100,8 @@ def options(stack: str, est: cost.Estimate, config: StackConfig) -> list[tuple[s
                      "a scheduled stop/start; staging unavailable off hours"))  # fmt: skip
         if len(rows) > 1:
             best = graviton or est
-            rows.append(("All of the above", best.total_usd - _load_balancer(best) - _instance_hours(best) * off,
+            rows.append((f"{'Graviton, ' if graviton else ''}no ALB of its own, host stopped off hours",
+                         best.total_usd - _load_balancer(best) - _instance_hours(best) * off,
                          "the cheapest staging this design allows at on-demand prices"))  # fmt: skip
     return rows
 
