@@ -255,7 +255,10 @@ def metric_alarm(p: Pricer, it: Item) -> list[Line]:
     high = 0 < _num(it.props.get("period"), 60) < 60
     key = "cloudwatch.alarm.high_resolution" if high else "cloudwatch.alarm.standard"
     kind = "high-resolution" if high else "standard"
-    return [p.line(it, key, metrics, f"{kind} alarm", f"{metrics} metric{'s' * (metrics > 1)} evaluated")]
+    why = f"{metrics} metric{'s' * (metrics > 1)} evaluated"
+    if not queries and not it.props.get("metricName"):
+        why = "its metrics are not known yet (first preview): 1 assumed"
+    return [p.line(it, key, metrics, f"{kind} alarm", why)]
 
 
 def composite_alarm(p: Pricer, it: Item) -> list[Line]:
