@@ -13,6 +13,7 @@ import sys
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
     "cost": ("ops.cost", "monthly cost estimate of a stack, checked against its budget"),
+    "compose": ("ops.compose", "render a stack's services as a docker-compose file for local development"),
 }
 
 
