@@ -6,12 +6,14 @@ reads the same recorded inputs it reads from the platform.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from ops import cost
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,10 @@ def configured() -> None:
             emails=len(config.alert_emails),
         )
     )
+
+
+@functools.cache
+def real_estimate(stack: str) -> tuple[cost.Estimate, StackConfig]:
+    """The estimate of the real program with the stack's own settings (one run per test session)."""
+    run, config = cost.run_with_config(stack)
+    return cost.estimate(run, config), config

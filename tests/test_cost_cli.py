@@ -13,6 +13,7 @@ import pytest
 from components.config import INSTANCE_TYPES
 from ops import cost, costdoc, plan, pricing
 from ops.__main__ import build_parser
+from tests.cost_programs import real_estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +30,7 @@ def _run(verb: str, *argv: str) -> tuple[int, str, str]:
 def test_cost_prints_a_line_per_item_then_the_total_and_budget(stack: str) -> None:
     code, out, err = _run("cost", "--stack", stack)
     assert code == 0, err
-    run, config = cost.run_with_config(stack)
-    est = cost.estimate(run, config)
+    est, config = real_estimate(stack)
     assert f"Total: ${est.total_usd:,.2f}/month" in out
     assert cost.check_budget(est, config.monthly_budget_usd).message in out
     for line in est.lines:
@@ -49,8 +49,7 @@ def test_cost_json_lines_add_up_to_the_total() -> None:
 def test_plan_json_cost_key_is_the_estimate() -> None:
     code, out, _ = _run("plan", "--stack", "prod", "--json")
     assert code == 0
-    run, config = cost.run_with_config("prod")
-    assert json.loads(out)["cost"] == json.loads(json.dumps(cost.estimate(run, config).plan_json()))
+    assert json.loads(out)["cost"] == json.loads(json.dumps(real_estimate("prod")[0].plan_json()))
 
 
 def test_plan_text_has_a_cost_section() -> None:
