@@ -14,6 +14,7 @@ VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
     "cost": ("ops.cost", "monthly cost estimate of a stack, checked against its budget"),
     "compose": ("ops.compose", "render a stack's services as a docker-compose file for local development"),
+    "monitoring-config": ("ops.monitoring_config", "the files a stack delivers to its monitoring containers"),
 }
 
 
