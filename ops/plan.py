@@ -14,7 +14,8 @@ import traceback
 from typing import Any, TextIO
 
 from components.config import ConfigError
-from ops import engine
+from ops import cost, engine
+from ops.pricing import PriceDataError
 
 SIMULATED_NOTICE = "provider outputs are simulated: no cloud was contacted, ids, ARNs and addresses are stand-ins"
 
@@ -72,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def build_plan(run: engine.Run) -> dict[str, Any]:
+def build_plan(run: engine.Run, estimate: cost.Estimate | None = None) -> dict[str, Any]:
     """The plan as data: the contract `--json` prints and CI reads."""
     return {
         "stack": run.stack,
@@ -90,11 +91,11 @@ def build_plan(run: engine.Run) -> dict[str, Any]:
         ],
         "outputs": engine.redact(run.outputs),
         "policy": [],
-        "cost": None,
+        "cost": estimate.plan_json() if estimate else None,
     }
 
 
-def render_text(run: engine.Run, out: TextIO) -> None:
+def render_text(run: engine.Run, out: TextIO, estimate: cost.Estimate | None = None, budget: float = 0.0) -> None:
     out.write(f"Plan of stack {run.stack!r}: {SIMULATED_NOTICE}.\n\n")
     children: dict[str | None, list[engine.Resource]] = {}
     for r in run.resources:
@@ -116,6 +117,9 @@ def render_text(run: engine.Run, out: TextIO) -> None:
         out.write(f"  {key}: {json.dumps(engine.redact(value), sort_keys=True)}\n")
     if not run.outputs:
         out.write("  (none)\n")
+    if estimate:
+        out.write("\n")
+        cost.render_text(estimate, cost.check_budget(estimate, budget), out)
 
 
 def _known(run: engine.Run, urn: str) -> bool:
@@ -130,7 +134,8 @@ def _flags(r: engine.Resource) -> str:
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         run = engine.run(args.stack)
-    except (ConfigError, engine.SettingsFileError) as exc:
+        estimate = cost.estimate(run)
+    except (ConfigError, engine.SettingsFileError, PriceDataError) as exc:
         err.write(f"error: {exc}\n")
         return 2
     except engine.EngineError as exc:
@@ -140,8 +145,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
         err.write(f"error: the program failed on stack {args.stack!r}:\n{traceback.format_exc()}")
         return 1
     if args.json:
-        json.dump(build_plan(run), out, indent=2, sort_keys=False)
+        json.dump(build_plan(run, estimate), out, indent=2, sort_keys=False)
         out.write("\n")
     else:
-        render_text(run, out)
+        render_text(run, out, estimate, cost.settings_of(run).monthly_budget_usd)
     return 0
