@@ -12,6 +12,7 @@ import sys
 
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
+    "policy-docs": ("ops.policy_docs", "print docs/policies.md, the table of the policy pack's rules"),
 }
 
 

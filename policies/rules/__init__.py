@@ -9,7 +9,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from . import alb, backups, containers, cost, ebs, ec2, iam, network, observability, s3, tags
-from .base import Report, Rule
+from .base import Rule
 
 PACK_NAME = "quintas-crm"
 

@@ -77,6 +77,8 @@ def get(props: Any, *path: str | int, default: Any = None) -> Any:
     """`props[path...]`, UNKNOWN if any step is unknown at preview, `default` if absent."""
     value = props
     for step in path:
+        if value is UNKNOWN:
+            return UNKNOWN
         try:
             if isinstance(step, int):
                 if not _is_list(value):
@@ -94,8 +96,11 @@ def get(props: Any, *path: str | int, default: Any = None) -> Any:
 
 
 def items(props: Any, *path: str) -> list[Any]:
-    """The list at `path` (elements that are unknown become UNKNOWN); [] if absent or unknown."""
+    """The list at `path`, elements unknown at preview as UNKNOWN; [UNKNOWN] if the whole list
+    is unknown (so "is it empty?" is never answered yes by mistake); [] if absent."""
     value = get(props, *path)
+    if is_unknown(value):
+        return [UNKNOWN]
     if not _is_list(value):
         return []
     out: list[Any] = []

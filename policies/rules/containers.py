@@ -55,7 +55,8 @@ def _privileged(args: ResourceValidationArgs, report: Report) -> None:
 def _no_host_port(args: ResourceValidationArgs, report: Report) -> None:
     for name in args.get_config()["containers"]:
         if container_is(args, name):
-            published = [get(p, "external") or get(p, "internal") for p in items(args.props, "ports")]
+            ports = [p for p in items(args.props, "ports") if not is_unknown(p)]
+            published = [get(p, "external") or get(p, "internal") for p in ports]
             if published:
                 report(
                     f"{label(args)} ({name}) publishes host port(s) {', '.join(str(p) for p in published)}; reach it on the backend network only"
@@ -66,7 +67,9 @@ def _healthcheck(args: ResourceValidationArgs, report: Report) -> None:
     check = get(args.props, "healthcheck")
     if is_unknown(check):
         return
-    tests = [t for t in items(check, "tests") if not is_unknown(t)]
+    tests = items(check, "tests")
+    if any(is_unknown(t) for t in tests):
+        return
     if not tests or tests[0] == "NONE":
         report(f"{label(args)} has no health check (healthcheck.tests)")
 

@@ -26,7 +26,9 @@ def _covers(policy: PolicyResource, tags: Mapping[str, object]) -> bool | None:
         return None
     if state == "DISABLED":
         return False
-    types = [t for t in items(details, "resourceTypes")] or ["VOLUME"]
+    types = items(details, "resourceTypes") or ["VOLUME"]
+    if any(is_unknown(t) for t in types) or is_unknown(get(details, "targetTags")):
+        return None
     target = get(details, "targetTags")
     if "VOLUME" not in types or not isinstance(target, Mapping) or not target:
         return False

@@ -148,18 +148,15 @@ def _enabled_rules(args: StackValidationArgs, bucket: PolicyResource) -> list[An
         rule
         for lifecycle in siblings(args, bucket, LIFECYCLE)
         for rule in items(lifecycle.props, "rules")
-        if get(rule, "status") == "Enabled"
+        if get(rule, "status") == "Enabled" or is_unknown(get(rule, "status"))
     ]
 
 
 def _abort_multipart(args: StackValidationArgs, report: Report) -> None:
     limit = args.get_config()["maxDays"]
     for bucket in _buckets(args):
-        days = [
-            number(get(r, "abortIncompleteMultipartUpload", "daysAfterInitiation"))
-            for r in _enabled_rules(args, bucket)
-        ]
-        if not any(d is not None and d <= limit for d in days):
+        days = [get(r, "abortIncompleteMultipartUpload", "daysAfterInitiation") for r in _enabled_rules(args, bucket)]
+        if not any(is_unknown(d) or (number(d) or limit + 1) <= limit for d in days):
             report(
                 f"{label(bucket)} has no enabled lifecycle rule aborting incomplete multipart uploads within {limit} days",
                 bucket.urn,
@@ -245,7 +242,7 @@ RULES = [
         severity=Severity.HIGH,
         check=_encrypted,
         kind="stack",
-        references=("AWS-FSBP S3.4", "checkov CKV_AWS_145"),
+        references=("AWS-FSBP S3.4", "checkov CKV_AWS_19"),
     ),
     Rule(
         name="s3-tls-only",
