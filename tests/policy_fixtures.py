@@ -98,6 +98,8 @@ def add_bucket(stack: Stack, role: str, versioned: bool, protect: bool) -> None:
 
 
 def add_network(stack: Stack) -> None:
+    stack.add("aws:ec2/vpc:Vpc", "main", {"cidrBlock": "10.40.0.0/16"})
+    stack.add("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", {"vpcId": "vpc-1"}, {"vpcId": ["main"]})
     stack.add(SG, "alb", {"description": "Load balancer: HTTPS and HTTP from the internet", "vpcId": "vpc-1"})
     stack.add(SG, "host", {"description": "Host: app ports from the load balancer only", "vpcId": "vpc-1"})
     for port in (80, 443):

@@ -141,7 +141,7 @@ def test_enforcement_level_can_be_overridden_per_stack() -> None:
 
 def test_taggable_types_match_the_sdk() -> None:
     """Every AWS type the simulated engine knows is in TAGGABLE exactly when its SDK class takes `tags`."""
-    for token in (t for t in RESOURCES if t.startswith("aws:")):
+    for token in sorted({t for t in RESOURCES if t.startswith("aws:")} | set(TAGGABLE)):
         module, cls = token.split(":")[1].split("/")[0], token.split(":")[2]
         sdk = getattr(importlib.import_module(f"pulumi_aws.{module}" if module != "index" else "pulumi_aws"), cls)
         takes_tags = "tags" in inspect.signature(sdk._internal_init).parameters

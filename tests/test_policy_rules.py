@@ -99,6 +99,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "ebs-data-volume-protected-in-prod": (option(fx.VOLUME, "data", protect=False), "Volume 'data' holds the database in prod but is not protect=True"),
     "sg-no-world-ingress-on-sensitive-ports": (add(fx.INGRESS, "pg-open", {"securityGroupId": "sg-host", "ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "cidrIpv4": "0.0.0.0/0", "description": "debug"}, {"securityGroupId": [f"{fx.SG}::host"]}), "security group rule 'pg-open' opens 5432 (PostgreSQL) to 0.0.0.0/0"),
     "sg-rules-described": (setp(fx.EGRESS, "host-https", "description", ""), "security group rule 'host-https' has no description"),
+    "sg-default-group-closed": (setp("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", "ingress", [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "self": True}]), "DefaultSecurityGroup 'default' keeps rules"),
     "sg-host-only-from-alb": (add(fx.INGRESS, "host-office", {"securityGroupId": "sg-host", "ipProtocol": "tcp", "fromPort": 8055.0, "toPort": 8055.0, "cidrIpv4": "203.0.113.0/24", "description": "office"}, {"securityGroupId": [f"{fx.SG}::host"]}), "host security group 'host': rule 'host-office' admits 203.0.113.0/24"),
     "alb-https-listener": (drop(fx.LISTENER, "https"), "LoadBalancer 'alb' has no HTTPS listener"),
     "alb-tls-policy": (setp(fx.LISTENER, "https", "sslPolicy", "ELBSecurityPolicy-2016-08"), "sslPolicy ELBSecurityPolicy-2016-08 does not require TLS 1.2 or later"),
@@ -231,3 +232,10 @@ def test_secret_env_detection(env: str, flagged: bool) -> None:
     stack = fx.baseline()
     stack.get(fx.CONTAINER, "directus").inputs["envs"] = [env]
     assert bool(findings(stack, "container-no-secret-in-env")) is flagged
+
+
+def test_an_unmanaged_default_security_group_is_reported() -> None:
+    stack = fx.baseline()
+    stack.drop("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default")
+    [found] = findings(stack, "sg-default-group-closed")
+    assert found.resource == "main" and "its default security group is not managed" in found.message

@@ -21,7 +21,9 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 GROUP = "aws:ec2/securityGroup:SecurityGroup"
-RULE_TYPES = (INGRESS, EGRESS, LEGACY_RULE, GROUP)
+DEFAULT_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+RULE_TYPES = (INGRESS, EGRESS, LEGACY_RULE, GROUP, DEFAULT_GROUP)
+VPC = "aws:ec2/vpc:Vpc"
 INSTANCE = "aws:ec2/instance:Instance"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 
@@ -92,7 +94,7 @@ def sg_rules(resource_type: str, props: Any, name: str) -> Iterator[SgRule]:
             get(props, "description"),
             name,
         )
-    elif resource_type == GROUP:
+    elif resource_type in (GROUP, DEFAULT_GROUP):
         for direction in ("ingress", "egress"):
             for i, block in enumerate(items(props, direction)):
                 if is_unknown(block):
@@ -179,6 +181,19 @@ def _check_host_ingress(
         )
 
 
+def _default_group_closed(args: StackValidationArgs, report: Report) -> None:
+    defaults = of_type(args, DEFAULT_GROUP)
+    for group in defaults:
+        if any(True for _ in sg_rules(DEFAULT_GROUP, group.props, group.name)):
+            report(f"{label(group)} keeps rules; the VPC's default security group must allow nothing", group.urn)
+    for vpc in of_type(args, VPC):
+        if not any(depends_on(g, "vpcId", vpc) for g in defaults):
+            report(
+                f"{label(vpc)}: its default security group is not managed (aws.ec2.DefaultSecurityGroup with no rules), so it keeps AWS's allow-all-within-group rules",
+                vpc.urn,
+            )
+
+
 RULES = [
     Rule(
         name="sg-no-world-ingress-on-sensitive-ports",
@@ -211,6 +226,15 @@ RULES = [
         check=_described,
         resource_types=RULE_TYPES,
         references=("checkov CKV_AWS_23",),
+    ),
+    Rule(
+        name="sg-default-group-closed",
+        description="Every VPC's default security group is managed and allows no traffic.",
+        why="Anything launched without an explicit group lands in the default one; AWS's default rules let such resources talk freely.",
+        severity=Severity.MEDIUM,
+        check=_default_group_closed,
+        kind="stack",
+        references=("AWS-FSBP EC2.2", "checkov CKV2_AWS_12"),
     ),
     Rule(
         name="sg-host-only-from-alb",

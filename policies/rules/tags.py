@@ -17,6 +17,7 @@ TAGGABLE = (
     "aws:ec2/internetGateway:InternetGateway",
     "aws:ec2/routeTable:RouteTable",
     "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:ec2/instance:Instance",
