@@ -239,3 +239,11 @@ def test_an_unmanaged_default_security_group_is_reported() -> None:
     stack.drop("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default")
     [found] = findings(stack, "sg-default-group-closed")
     assert found.resource == "main" and "its default security group is not managed" in found.message
+
+
+def test_an_elastic_ip_association_also_counts_as_a_public_address() -> None:
+    stack = fx.baseline()
+    stack.add("aws:ec2/eip:Eip", "host", {"domain": "vpc"})
+    stack.add("aws:ec2/eipAssociation:EipAssociation", "host", {"instanceId": "i-1", "allocationId": "eipalloc-1"}, {"instanceId": [f"{fx.INSTANCE}::host"]})  # fmt: skip
+    [found] = findings(stack, "ec2-no-public-ipv4")
+    assert found.level == "advisory" and found.message == "Instance 'host' gets the public Elastic IP 'host'"

@@ -131,7 +131,7 @@ def _public_ip(args: StackValidationArgs, report: Report) -> None:
         if get(instance.props, "associatePublicIpAddress") is True:
             report(f"{label(instance)} gets a public IPv4 address (associatePublicIpAddress)", instance.urn)
         for eip in of_type(args, *EIP_TYPES):
-            if refers_to(eip, "instance", instance, get(instance.props, "id")):
+            if refers_to(eip, "instance", instance) or refers_to(eip, "instanceId", instance):
                 report(f"{label(instance)} gets the public Elastic IP {eip.name!r}", instance.urn)
 
 
