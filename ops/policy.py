@@ -13,7 +13,7 @@ sentinel, as in the first `pulumi preview` of a new stack.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,48 +226,52 @@ def evaluate(
     config = config if config is not None else load_config(run.stack)
     builder = ArgBuilder(run, preview)
     findings: list[Finding] = []
-    stack_resources: list[PolicyResource] | None = None
     names = {r.urn: r.name for r in run.resources}
+    stack_resources: list[PolicyResource] = []
     for rule in rules:
         settings = {k: v for k, v in (config.get(rule.name) or {}).items() if k != "enforcementLevel"}
         level = (config.get(rule.name) or {}).get("enforcementLevel", rule.level.value)
         if level == EnforcementLevel.DISABLED.value:
             continue
+        # As the engine does: a remediation that still finds a violation reports it as mandatory.
         level = EnforcementLevel.MANDATORY.value if level == EnforcementLevel.REMEDIATE.value else level
         policy = rule.policy()
 
-        def report(
-            message: str,
-            urn: str | None = None,
-            *,
-            _rule: Rule = rule,
-            _level: str = level,
-            _default: str | None = None,
-        ) -> None:
-            target = urn or _default
-            findings.append(Finding(_rule.name, _level, _rule.severity.value, names.get(target or ""), message, target))
+        def report(message: str, urn: str | None, *, _rule: Rule = rule, _level: str = level) -> None:
+            findings.append(Finding(_rule.name, _level, _rule.severity.value, names.get(urn or ""), message, urn))
 
-        try:
-            if rule.kind == "stack":
-                stack_resources = stack_resources or builder.stack_resources()
-                policy.validate(StackValidationArgs(stack_resources, settings or None), report)  # type: ignore[arg-type]
-            else:
-                for resource in run.resources:
-                    if resource.type in rule.resource_types:
-                        args = builder.resource_args(resource, settings)
-
-                        def report_on(message: str, urn: str | None = None, *, _urn: str = resource.urn) -> None:
-                            report(message, _urn)
-
-                        policy.validate(args, report_on)  # type: ignore[arg-type]
-        except UnknownValueError as exc:
-            findings.append(Finding(rule.name, EnforcementLevel.ADVISORY.value, rule.severity.value, None,
-                                    f"can't run policy {rule.name!r} during preview: {exc.message}"))  # fmt: skip
-        except _NotApplicableError as exc:
-            findings.append(
-                Finding(rule.name, NOT_APPLICABLE, rule.severity.value, None, exc.reason or "not applicable")
-            )
+        if rule.kind == "stack":
+            stack_resources = stack_resources or builder.stack_resources()
+            args = StackValidationArgs(stack_resources, settings or None)
+            _guarded(rule, findings, policy, args, report)
+            continue
+        # The engine analyzes each resource on its own: an unknown value stops only that one.
+        for resource in (r for r in run.resources if r.type in rule.resource_types):
+            _guarded(rule, findings, policy, builder.resource_args(resource, settings), report, resource.urn)
     return findings
+
+
+def _guarded(
+    rule: Rule,
+    findings: list[Finding],
+    policy: Any,
+    args: ResourceValidationArgs | StackValidationArgs,
+    report: Callable[[str, str | None], None],
+    resource_urn: str | None = None,
+) -> None:
+    """Run one validation as the engine does: a resource validation's violations land on the
+    resource analyzed; an unknown value or "not applicable" becomes a finding, not a crash."""
+
+    def report_violation(message: str, urn: str | None = None) -> None:
+        report(message, resource_urn or urn)
+
+    try:
+        policy.validate(args, report_violation)
+    except UnknownValueError as exc:
+        message = f"can't run policy {rule.name!r} during preview: {exc.message}"
+        findings.append(Finding(rule.name, EnforcementLevel.ADVISORY.value, rule.severity.value, None, message))
+    except _NotApplicableError as exc:
+        findings.append(Finding(rule.name, NOT_APPLICABLE, rule.severity.value, None, exc.reason or "not applicable"))
 
 
 def mandatory(findings: Iterable[Finding]) -> list[Finding]:

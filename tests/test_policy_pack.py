@@ -249,3 +249,46 @@ def test_policy_docs_are_current() -> None:
     )
     for rule in RULES:
         assert f"`{rule.name}`" in policy_docs.render()
+
+
+def test_plan_text_groups_violations_by_severity_with_resource_names() -> None:
+    findings = [
+        policy.Finding("tags-required", "mandatory", "low", "data", "Volume 'data' lacks the tag(s) owner"),
+        policy.Finding("ec2-no-public-ipv4", "advisory", "medium", "host", "Instance 'host' gets the public Elastic IP 'host'"),
+        policy.Finding("s3-public-access-block", "mandatory", "critical", "logs", "Bucket 'logs' has no BucketPublicAccessBlock"),
+        policy.Finding("cost-within-budget", "not-applicable", "medium", None, "no cost estimate: test"),
+    ]  # fmt: skip
+    out = io.StringIO()
+    policy.render_text(findings, "prod", out)
+    lines = out.getvalue().splitlines()
+    assert "2 mandatory and 1 advisory violation(s)" in lines[1]
+    assert lines[2:] == [
+        "  CRITICAL",
+        "    [mandatory] s3-public-access-block  logs: Bucket 'logs' has no BucketPublicAccessBlock",
+        "  MEDIUM",
+        "    [advisory] ec2-no-public-ipv4  host: Instance 'host' gets the public Elastic IP 'host'",
+        "  LOW",
+        "    [mandatory] tags-required  data: Volume 'data' lacks the tag(s) owner",
+        "  NOT EVALUATED cost-within-budget: no cost estimate: test",
+    ]
+
+
+def test_a_rule_reading_an_unknown_value_gets_the_engines_preview_diagnostic() -> None:
+    """As the engine does: a rule that touches an unknown value is reported advisory, per resource."""
+    from pulumi_policy import Severity
+
+    from policies.rules.base import Rule
+    from tests import policy_fixtures as fx
+
+    def reads_directly(args: Any, report: Any) -> None:
+        report(f"root size {args.props['rootBlockDevice']['volumeSize']}")
+
+    probe = Rule("probe", "probe", "probe", Severity.LOW, reads_directly, resource_types=(fx.INSTANCE,))
+    stack = fx.baseline()
+    stack.get(fx.INSTANCE, "host").inputs["rootBlockDevice"]["volumeSize"] = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+    [found] = policy.evaluate(stack.run(), {}, rules=[probe])
+    assert found.level == "advisory"
+    assert (
+        found.message
+        == "can't run policy 'probe' during preview: number value at .rootBlockDevice.volumeSize can't be known during preview"
+    )
