@@ -247,3 +247,18 @@ def test_an_elastic_ip_association_also_counts_as_a_public_address() -> None:
     stack.add("aws:ec2/eipAssociation:EipAssociation", "host", {"instanceId": "i-1", "allocationId": "eipalloc-1"}, {"instanceId": [f"{fx.INSTANCE}::host"]})  # fmt: skip
     [found] = findings(stack, "ec2-no-public-ipv4")
     assert found.level == "advisory" and found.message == "Instance 'host' gets the public Elastic IP 'host'"
+
+
+def test_backup_settings_in_the_shape_of_the_backups_component_pass() -> None:
+    """archive_timeout with a unit, a quoted archive_command, BACKUP_TIME and a Barman retention policy."""
+    stack = fx.baseline()
+    command = ["postgres", "-c", "archive_command=barman-cloud-wal-archive --gzip s3://quintas-crm-prod-backups/postgres prod %p", "-c", "archive_mode=on", "-c", "archive_timeout=60s", "-c", "wal_level=replica"]  # fmt: skip
+    stack.get(fx.CONTAINER, "postgres").inputs["command"] = command
+    stack.get(fx.CONTAINER, "backup").inputs["envs"] = ["BACKUP_TIME=02:00", "BACKUP_TIME_ZONE=America/Mexico_City", "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 30 DAYS"]  # fmt: skip
+    names = ["backups-wal-archiving", "backups-archive-timeout-within-rpo", "backups-daily-base-backup", "backups-recovery-window"]  # fmt: skip
+    assert [f for n in names for f in findings(stack, n)] == []
+    stack.get(fx.CONTAINER, "backup").inputs["envs"][2] = "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 14 DAYS"
+    assert (
+        "keeps a recovery window of 14 days, below the minimum of 30"
+        in findings(stack, "backups-recovery-window")[0].message
+    )
