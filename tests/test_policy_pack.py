@@ -292,3 +292,41 @@ def test_a_rule_reading_an_unknown_value_gets_the_engines_preview_diagnostic() -
         found.message
         == "can't run policy 'probe' during preview: number value at .rootBlockDevice.volumeSize can't be known during preview"
     )
+
+
+def test_cost_rule_prices_with_the_projects_cost_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default estimator calls ops.cost.estimate_resources with plain (type, name, props) of cloud resources."""
+    import types
+
+    from tests import policy_fixtures as fx
+
+    calls: list[dict[str, Any]] = []
+
+    def estimate_resources(resources: list[Any], **kwargs: Any) -> Any:
+        calls.append({"resources": resources, **kwargs})
+        return types.SimpleNamespace(total_usd=140.25, unpriced=[])
+
+    monkeypatch.setitem(sys.modules, "ops.cost", types.SimpleNamespace(estimate_resources=estimate_resources))
+    cost.use_estimator(None)
+    [found] = policy.evaluate(
+        fx.baseline().run(), policy.load_config("prod"), rules=[r for r in RULES if r.name == "cost-within-budget"]
+    )
+    assert found.message == "estimated $140.25/month is over the $130.00 budget by $10.25 (monthlyBudgetUsd)"
+    [call] = calls
+    assert (call["region"], call["environment"], call["settings"]) == (
+        "us-east-1",
+        "prod",
+        {"snapshot_retention_days": 14},
+    )
+    volume = next(r for r in call["resources"] if r[0] == fx.VOLUME)
+    assert volume[1:] == (
+        "data",
+        {
+            "availabilityZone": "us-east-1a",
+            "size": 100.0,
+            "type": "gp3",
+            "encrypted": True,
+            "tags": {"Snapshot": "quintas-crm-prod-data"},
+        },
+    )
+    assert all(isinstance(r[2], dict) for r in call["resources"])
