@@ -6,7 +6,7 @@ STACK ?= staging
 .PHONY: setup system-deps plan test lint typecheck unit bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
-	python3 -m venv $(VENV)
+	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@

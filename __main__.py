@@ -1,9 +1,100 @@
 """Quintas CRM on AWS: one stack (staging or prod) of the whole environment.
 
 Reads the stack settings once, builds the platform from them and exports the
-outputs the DNS cutover and the operators use.
+outputs the DNS cutover and the operators use (documented in the README:
+"Stack outputs").
+
+Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
+  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS.
 """
 
+import pulumi
+
+from components.buckets import Buckets, BucketsArgs
 from components.config import StackConfig
+from components.host import AppHost, AppHostArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs, Route
+from components.monitoring import Monitoring, MonitoringArgs
+from components.network import Network, NetworkArgs
+from components.security import SecurityGroups, SecurityGroupsArgs
+from components.volume import DataVolume, DataVolumeArgs, snapshot_time_utc
+
+# Until the container stack lands, the services that get a log group.
+SERVICES = (
+    "traefik", "frontend", "directus", "postgres", "redis", "backup", "prometheus", "alertmanager",
+    "grafana", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter", "blackbox-exporter",
+)  # fmt: skip
+ROUTES = (("app", 3000, "/api/health", 10), ("cms", 8055, "/server/ping", 20))
 
 config = StackConfig.load()
+base, tags = f"quintas-crm-{config.stack}", config.tags_for  # physical name prefix, tags per component
+
+network = Network("network", NetworkArgs(tags=tags("network"), name=base))
+security = SecurityGroups(
+    "security",
+    SecurityGroupsArgs(
+        vpc_id=network.vpc_id, name=base, tags=tags("security"),
+        ssh_mode=config.ssh_mode, admin_cidrs=config.admin_cidrs,
+    ),
+)  # fmt: skip
+buckets = Buckets(
+    "buckets",
+    BucketsArgs(
+        name=base, tags=tags("buckets"), is_prod=config.is_prod,
+        noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
+        access_log_expiration_days=config.access_log_expiration_days, replica_region=config.replica_region,
+    ),
+)  # fmt: skip
+data = DataVolume(
+    "data",
+    DataVolumeArgs(
+        name=base, tags=tags("volume"), availability_zone=network.availability_zones[0],
+        size_gb=config.data_volume_size_gb, region=config.region, keep=config.is_prod,
+        snapshot_retention_days=config.snapshot_retention_days,
+        snapshot_time_utc=snapshot_time_utc(config.backup_time, config.time_zone),
+    ),
+)  # fmt: skip
+host = AppHost(
+    "host",
+    AppHostArgs(
+        name=base, tags=tags("host"), stack=config.stack, region=config.region,
+        subnet_id=network.subnet_ids[0], availability_zone=network.availability_zones[0],
+        security_group_id=security.host_security_group_id,
+        instance_type=config.instance_type, architecture=config.instance_shape.architecture,
+        public_key=config.operator_public_key, data_volume_id=data.volume_id,
+        uploads_bucket_arn=buckets.uploads.arn, backups_bucket_arn=buckets.backups.arn, production=config.is_prod,
+    ),
+)  # fmt: skip
+hosts = {"app": config.app_host, "cms": config.cms_host}
+alb = LoadBalancer(
+    "alb",
+    LoadBalancerArgs(
+        name=base, tags=tags("load-balancer"), vpc_id=network.vpc_id,
+        subnet_ids=network.subnet_ids, security_group_id=security.alb_security_group_id,
+        routes=[Route(key, hosts[key], port, path, priority) for key, port, path, priority in ROUTES],
+        target_instance_id=host.instance_id, access_logs_bucket=buckets.logs.name,
+        route53_zone_id=config.route53_zone_id, deletion_protection=config.is_prod,
+    ),
+)  # fmt: skip
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        name=base, tags=tags("monitoring"), stack=config.stack, region=config.region,
+        alert_emails=config.alert_emails, services=SERVICES, log_retention_days=config.log_retention_days,
+        instance_id=host.instance_id, load_balancer_arn_suffix=alb.arn_suffix,
+        target_group_arn_suffixes=alb.target_group_arn_suffixes, health_check_host=config.app_host,
+        health_check_path="/api/health", host_role_name=host.role_name,
+    ),
+)  # fmt: skip
+
+pulumi.export("albDnsName", alb.dns_name)
+pulumi.export("albZoneId", alb.zone_id)
+pulumi.export("appUrl", f"https://{config.app_host}")
+pulumi.export("cmsUrl", f"https://{config.cms_host}")
+pulumi.export("hostInstanceId", host.instance_id)
+pulumi.export("hostPublicIp", host.public_ip)
+pulumi.export("uploadsBucket", buckets.uploads.name)
+pulumi.export("backupsBucket", buckets.backups.name)
+pulumi.export("alertTopicArn", monitoring.alert_topic_arn)
+if alb.validation_records is not None:
+    pulumi.export("certificateValidationRecords", alb.validation_records)

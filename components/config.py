@@ -171,6 +171,11 @@ class StackConfig:
     def instance_shape(self) -> InstanceShape:
         return INSTANCE_TYPES[self.instance_type]
 
+    def tags_for(self, component: str) -> dict[str, str]:
+        """The stack's tags plus `component`: passed explicitly to every taggable resource,
+        because the policy pack checks tags on each resource's own inputs."""
+        return {**self.tags, "component": component}
+
     def name(self, suffix: str) -> str:
         """A physical name unique per project and stack, e.g. `quintas-crm-prod-backups`."""
         return f"quintas-crm-{self.stack}-{suffix}"

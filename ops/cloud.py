@@ -313,6 +313,7 @@ RESOURCES: dict[str, Template] = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation": _just_id("rtbassoc-"),
     "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation": _just_id("rtbassoc-"),
     "aws:ec2/securityGroup:SecurityGroup": _prefixed("sg", kind="security-group"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _prefixed("sg", kind="security-group"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _prefixed("sgr", kind="security-group-rule"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _prefixed("sgr", kind="security-group-rule"),
     "aws:ec2/instance:Instance": _instance,

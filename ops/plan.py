@@ -48,6 +48,12 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:lb/targetGroup:TargetGroup": ("port", "protocol"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold", "evaluationPeriods"),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:lb/listenerRule:ListenerRule": ("priority", "conditions"),
+    "aws:acm/certificate:Certificate": ("domainName", "subjectAlternativeNames", "validationMethod"),
+    "aws:route53/healthCheck:HealthCheck": ("type", "fqdn", "resourcePath"),
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy": ("state", "policyDetails"),
+    "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration",),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
     "docker:index/container:Container": ("image", "networksAdvanced", "healthcheck", "labels"),
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose real tools and servers the tests use:
 # PostgreSQL 15 + PostGIS 3 (backup drill), promtool and amtool (monitoring),
-# cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file).
+# cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file),
+# e2fsprogs + util-linux (the data-volume mount script, run on loop-mounted images).
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
   prometheus prometheus-alertmanager
   cloud-init shellcheck docker-compose
   tzdata
+  e2fsprogs util-linux
 )
 
 missing=()

@@ -1,0 +1,235 @@
+"""Monitoring: the alert topic and its e-mail subscribers, CloudWatch alarms, an external health
+check, and one CloudWatch log group per container service.
+
+Alarms (each notifies the topic on ALARM and OK):
+- EC2 system status check failed: the recover action moves the host to healthy hardware.
+- EC2 instance status check failed: the reboot action.
+- ALB unhealthy targets > 0 for 2 minutes, one alarm per target group.
+- ALB 5xx rate (load balancer and targets) above a percentage of requests.
+- Route53 health check of the public app URL: the site being down is seen from
+  outside AWS' network, even when the host and the ALB look healthy. Route53
+  publishes its metrics in us-east-1 only, so that alarm (and a topic for it)
+  live there whatever the stack's region.
+
+The component grants the host role what it needs of these resources: writing to
+the log groups (awslogs driver) and publishing to the topic (Alertmanager).
+The ready-made Prometheus/Alertmanager/Grafana wiring lives with the containers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+HEALTH_CHECK_REGION = "us-east-1"
+
+
+def log_group_name(stack: str, service: str) -> str:
+    return f"/quintas-crm/{stack}/{service}"
+
+
+@dataclass
+class MonitoringArgs:
+    name: str
+    """Prefix of physical names, e.g. quintas-crm-prod."""
+    tags: Mapping[str, str]
+    stack: str
+    region: str
+    alert_emails: Sequence[str]
+    services: Sequence[str]
+    log_retention_days: int
+    instance_id: pulumi.Input[str]
+    load_balancer_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
+    health_check_host: str
+    health_check_path: str
+    host_role_name: pulumi.Input[str]
+    error_rate_percent: float = 5.0
+
+
+class Monitoring(pulumi.ComponentResource):
+    alert_topic_arn: pulumi.Output[str]
+    log_group_names: dict[str, str]
+    """service -> log group name; depend on `log_groups` (or this component) before writing to one."""
+    log_groups: dict[str, aws.cloudwatch.LogGroup]
+    health_check_id: pulumi.Output[str]
+    ready: list[pulumi.Resource]
+    """The log groups and the host role's grant on them: what a container with the awslogs driver must wait for."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("quintas:monitoring:Monitoring", name, None, opts)
+        self._args = args
+        if len(set(args.services)) != len(args.services):
+            raise ValueError(f"service names must be unique, got {list(args.services)}")
+        child = pulumi.ResourceOptions(parent=self)
+        topic = self._topic("alerts", None)
+        self.log_group_names = {s: log_group_name(args.stack, s) for s in args.services}
+        self.log_groups = {
+            service: aws.cloudwatch.LogGroup(
+                service,
+                name=group,
+                retention_in_days=args.log_retention_days,
+                tags={**args.tags, "service": service},
+                opts=child,
+            )
+            for service, group in self.log_group_names.items()
+        }
+        grant = aws.iam.RolePolicy(
+            "host-telemetry",
+            role=args.host_role_name,
+            policy=pulumi.Output.all(topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
+                lambda arns: json.dumps(telemetry_permissions(arns[0], arns[1:]))
+            ),
+            opts=child,
+        )
+        self.ready = [*self.log_groups.values(), grant]
+        self._host_alarms(topic.arn)
+        self._load_balancer_alarms(topic.arn)
+        self.health_check_id = self._health_check(topic)
+        self.alert_topic_arn = topic.arn
+        self.register_outputs(
+            {"alertTopicArn": topic.arn, "logGroups": self.log_group_names, "healthCheckId": self.health_check_id}
+        )
+
+    def _topic(self, name: str, region: str | None) -> aws.sns.Topic:
+        # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS
+        # managed SNS key, and alerts carry no secrets worth a customer key's cost.
+        topic = aws.sns.Topic(
+            name,
+            name=f"{self._args.name}-{name}",
+            display_name=f"Quintas CRM {self._args.stack} alerts",
+            region=region,
+            tags=dict(self._args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for index, email in enumerate(self._args.alert_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                region=region,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return topic
+
+    def _alarm(
+        self, name: str, description: str, topic_arn: pulumi.Input[str], **kwargs: Any
+    ) -> aws.cloudwatch.MetricAlarm:
+        extra_actions = kwargs.pop("extra_actions", [])
+        return aws.cloudwatch.MetricAlarm(
+            name,
+            name=f"{self._args.name}-{name}",
+            alarm_description=description,
+            alarm_actions=[*extra_actions, topic_arn],
+            ok_actions=[topic_arn],
+            tags=dict(self._args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+            **kwargs,
+        )
+
+    def _host_alarms(self, topic_arn: pulumi.Output[str]) -> None:
+        a = self._args
+        ec2 = {
+            "namespace": "AWS/EC2",
+            "dimensions": {"InstanceId": a.instance_id},
+            "statistic": "Maximum",
+            "period": 60,
+        }
+        self._alarm(
+            "host-system-check", "EC2 system status check failed: recovering the host onto healthy hardware", topic_arn,
+            metric_name="StatusCheckFailed_System", comparison_operator="GreaterThanThreshold", threshold=0,
+            evaluation_periods=2, extra_actions=[f"arn:aws:automate:{a.region}:ec2:recover"], **ec2,
+        )  # fmt: skip
+        self._alarm(
+            "host-instance-check", "EC2 instance status check failed: rebooting the host", topic_arn,
+            metric_name="StatusCheckFailed_Instance", comparison_operator="GreaterThanThreshold", threshold=0,
+            evaluation_periods=3, extra_actions=[f"arn:aws:automate:{a.region}:ec2:reboot"], **ec2,
+        )  # fmt: skip
+
+    def _load_balancer_alarms(self, topic_arn: pulumi.Output[str]) -> None:
+        a = self._args
+        for key, suffix in a.target_group_arn_suffixes.items():
+            self._alarm(
+                f"{key}-unhealthy", f"{key} target unhealthy behind the load balancer for 2 minutes", topic_arn,
+                namespace="AWS/ApplicationELB", metric_name="UnHealthyHostCount",
+                dimensions={"LoadBalancer": a.load_balancer_arn_suffix, "TargetGroup": suffix},
+                statistic="Maximum", period=60, evaluation_periods=2, threshold=0,
+                comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            )  # fmt: skip
+
+        def count(metric: str) -> dict[str, Any]:
+            return {
+                "id": metric.lower().replace("_", ""),
+                "metric": {
+                    "namespace": "AWS/ApplicationELB",
+                    "metric_name": metric,
+                    "dimensions": {"LoadBalancer": a.load_balancer_arn_suffix},
+                    "stat": "Sum",
+                    "period": 300,
+                },
+                "return_data": False,
+            }
+
+        queries = [count("HTTPCode_ELB_5XX_Count"), count("HTTPCode_Target_5XX_Count"), count("RequestCount")]
+        expression = f"100 * (FILL({queries[0]['id']}, 0) + FILL({queries[1]['id']}, 0)) / {queries[2]['id']}"
+        self._alarm(
+            "alb-5xx-rate", f"more than {a.error_rate_percent}% of requests answered 5xx over 5 minutes", topic_arn,
+            metric_queries=[*queries, {"id": "rate", "expression": expression, "label": "5xx %", "return_data": True}],
+            threshold=a.error_rate_percent, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )  # fmt: skip
+
+    def _health_check(self, topic: aws.sns.Topic) -> pulumi.Output[str]:
+        a = self._args
+        check = aws.route53.HealthCheck(
+            "app",
+            type="HTTPS",
+            fqdn=a.health_check_host,
+            port=443,
+            resource_path=a.health_check_path,
+            enable_sni=True,
+            request_interval=30,
+            failure_threshold=3,
+            reference_name=f"{a.stack}-app"[:28],
+            tags={**a.tags, "Name": f"{a.name}-app"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The alarm must sit where Route53 publishes its metrics, and notify a topic in that region.
+        alarm_topic = topic if a.region == HEALTH_CHECK_REGION else self._topic("alerts-us-east-1", HEALTH_CHECK_REGION)
+        self._alarm(
+            "app-health-check", f"https://{a.health_check_host}{a.health_check_path} failing from outside AWS",
+            alarm_topic.arn, namespace="AWS/Route53", metric_name="HealthCheckStatus",
+            dimensions={"HealthCheckId": check.id}, statistic="Minimum", period=60, evaluation_periods=2,
+            threshold=1, comparison_operator="LessThanThreshold", treat_missing_data="breaching",
+            region=HEALTH_CHECK_REGION,
+        )  # fmt: skip
+        return check.id
+
+
+def telemetry_permissions(topic_arn: str, log_group_arns: Sequence[str]) -> dict[str, Any]:
+    """What the host role may do with Monitoring's resources: its own log groups and topic only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # The awslogs driver creates one stream per container and writes to it.
+                "Sid": "ContainerLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [r for arn in log_group_arns for r in (arn, f"{arn}:log-stream:*")],
+            },
+            {
+                # Alertmanager's sns_configs sign with the instance role.
+                "Sid": "PublishAlerts",
+                "Effect": "Allow",
+                "Action": ["sns:Publish"],
+                "Resource": topic_arn,
+            },
+        ],
+    }
