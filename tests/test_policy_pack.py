@@ -330,3 +330,40 @@ def test_cost_rule_prices_with_the_projects_cost_tool(monkeypatch: pytest.Monkey
         },
     )
     assert all(isinstance(r[2], dict) for r in call["resources"])
+
+
+def _flipping(
+    type_token: str, change: Callable[[dict[str, Any]], None], fired: list[str]
+) -> Callable[[pulumi.ResourceTransformationArgs], Any]:
+    """A stack transformation that changes one setting of every resource of `type_token`."""
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if args.type_ != type_token:
+            return None
+        props = dict(args.props)
+        change(props)
+        fired.append(args.name)
+        return pulumi.ResourceTransformationResult(props, args.opts)
+
+    return transform
+
+
+FLIPS = {
+    "ec2-imdsv2-required": ("aws:ec2/instance:Instance", lambda p: p.update(metadata_options={"http_tokens": "optional", "http_put_response_hop_limit": 2})),
+    "s3-versioning": ("aws:s3/bucketVersioning:BucketVersioning", lambda p: p.update(versioning_configuration={"status": "Suspended"})),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("rule_name", sorted(FLIPS))
+def test_plan_fails_naming_the_rule_when_a_secure_setting_is_flipped(
+    stack: str, rule_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    type_token, change = FLIPS[rule_name]
+    fired: list[str] = []
+    mutated = engine.run(stack, _with(lambda: None, _flipping(type_token, change, fired)))
+    assert fired, f"the program creates no {type_token} to flip"
+    monkeypatch.setattr(engine, "run", lambda name: mutated)
+    code, out, err = _plan("--stack", stack)
+    assert code == 1 and rule_name in err
+    assert all(f"[mandatory] {rule_name}" in out for _ in fired)
