@@ -6,12 +6,15 @@ outputs the DNS cutover and the operators use (documented in the README:
 
 Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
   host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS.
+  containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
 """
 
 import pulumi
 
 from components.buckets import Buckets, BucketsArgs
+from components.catalogue import service_names
 from components.config import StackConfig
+from components.containers import ContainersArgs, ContainerStack
 from components.host import AppHost, AppHostArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.monitoring import Monitoring, MonitoringArgs
@@ -19,14 +22,11 @@ from components.network import Network, NetworkArgs
 from components.security import SecurityGroups, SecurityGroupsArgs
 from components.volume import DataVolume, DataVolumeArgs, snapshot_time_utc
 
-# Until the container stack lands, the services that get a log group.
-SERVICES = (
-    "traefik", "frontend", "directus", "postgres", "redis", "backup", "prometheus", "alertmanager",
-    "grafana", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter", "blackbox-exporter",
-)  # fmt: skip
 ROUTES = (("app", 3000, "/api/health", 10), ("cms", 8055, "/server/ping", 20))
 
 config = StackConfig.load()
+# One CloudWatch log group per container of the catalogue, plus the backup job's.
+SERVICES = (*service_names(config), "backup")
 base, tags = f"quintas-crm-{config.stack}", config.tags_for  # physical name prefix, tags per component
 
 network = Network("network", NetworkArgs(tags=tags("network"), name=base))
@@ -87,6 +87,18 @@ monitoring = Monitoring(
     ),
 )  # fmt: skip
 
+containers = ContainerStack(
+    "containers",
+    ContainersArgs(
+        config=config, instance_id=host.instance_id, public_ip=host.public_ip, region=config.region,
+        ssh_user=host.ssh_user, ssh_mode=config.ssh_mode, ready_marker=host.ready_marker,
+        log_groups={s: monitoring.log_groups[s].name for s in service_names(config)},
+        uploads_bucket=buckets.uploads.name, backups_bucket=buckets.backups.name,
+        # The host and its data volume, and the log groups with the host's right to write to them.
+        host_ready=[host, data, *monitoring.ready],
+    ),
+)  # fmt: skip
+
 pulumi.export("albDnsName", alb.dns_name)
 pulumi.export("albZoneId", alb.zone_id)
 pulumi.export("appUrl", f"https://{config.app_host}")
@@ -95,6 +107,7 @@ pulumi.export("hostInstanceId", host.instance_id)
 pulumi.export("hostPublicIp", host.public_ip)
 pulumi.export("uploadsBucket", buckets.uploads.name)
 pulumi.export("backupsBucket", buckets.backups.name)
+pulumi.export("imageRepositories", containers.repositories)
 pulumi.export("alertTopicArn", monitoring.alert_topic_arn)
 if alb.validation_records is not None:
     pulumi.export("certificateValidationRecords", alb.validation_records)

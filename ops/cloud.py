@@ -368,6 +368,7 @@ RESOURCES: dict[str, Template] = {
     "docker:index/network:Network": _docker_named,
     "docker:index/volume:Volume": _docker_named,
     "command:remote:Command": _remote_command,
+    "command:local:Command": _remote_command,
 }
 
 
@@ -408,6 +409,15 @@ INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
         "endpoint": f"ec2.{r}.amazonaws.com",
     },
     "aws:index/getPartition:getPartition": lambda a, r: {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com"},
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda a, r: {
+        "id": r,
+        "authorizationToken": "QVdTOg" + hashlib.sha256(f"ecr/{r}".encode()).hexdigest(),
+        "expiresAt": "2026-11-28T14:00:00Z",
+        "password": "eyJwYXlsb2FkIjoi" + hashlib.sha256(f"ecr-password/{r}".encode()).hexdigest(),
+        "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com",
+        "registryId": ACCOUNT_ID,
+        "userName": "AWS",
+    },
     "aws:elb/getServiceAccount:getServiceAccount": lambda a, r: {
         "id": ELB_ACCOUNTS.get(r, "127311923021"),
         "arn": f"arn:aws:iam::{ELB_ACCOUNTS.get(r, '127311923021')}:root",

@@ -54,7 +54,19 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:dlm/lifecyclePolicy:LifecyclePolicy": ("state", "policyDetails"),
     "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration",),
     "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
-    "docker:index/container:Container": ("image", "networksAdvanced", "healthcheck", "labels"),
+    "docker:index/container:Container": (
+        "image",
+        "networksAdvanced",
+        "healthcheck",
+        "labels",
+        "ports",
+        "memory",
+        "restart",
+        "destroyGraceSeconds",
+    ),
+    "docker:index/remoteImage:RemoteImage": ("name", "platform"),
+    "docker:index/network:Network": ("name", "internal"),
+    "aws:ecr/repository:Repository": ("name", "imageTagMutability", "imageScanningConfiguration"),
 }
 
 

@@ -45,3 +45,21 @@ def require_tool(name: str, install: str) -> str:
 
 
 Simulate = Callable[..., engine.Run]
+
+
+# ----------------------------------------------------------------- containers (issue 4)
+
+
+@pytest.fixture(scope="session")
+def containers_staging() -> engine.Run:
+    """The container stack on staging, wired to stand-ins for the platform's outputs."""
+    from tests.stand_in import containers_program
+
+    return simulate("staging", containers_program())
+
+
+@pytest.fixture(scope="session")
+def containers_prod() -> engine.Run:
+    from tests.stand_in import containers_program
+
+    return simulate("prod", containers_program())

@@ -22,7 +22,7 @@ from tests.conftest import simulate
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUTS = {
     "albDnsName", "albZoneId", "appUrl", "cmsUrl", "hostInstanceId", "hostPublicIp",
-    "uploadsBucket", "backupsBucket", "alertTopicArn",
+    "uploadsBucket", "backupsBucket", "alertTopicArn", "imageRepositories",
 }  # fmt: skip
 REQUIRED_TAGS = ("project", "stack", "owner", "managed-by", "component")
 
@@ -89,6 +89,7 @@ def test_component_tag_names_the_component_that_made_the_resource(prod: engine.R
         "quintas:host:AppHost": "host",
         "quintas:load_balancer:LoadBalancer": "load-balancer",
         "quintas:monitoring:Monitoring": "monitoring",
+        "quintas:registry:ImageRepositories": "registry",
     }
     for r in prod.resources:
         if r.custom and r.parent in components and "tags" in r.inputs:

@@ -1,0 +1,121 @@
+"""`python -m ops compose`: the same specs as a Compose file, validated by Debian's docker-compose."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.catalogue import SECRET_NAMES
+from ops import compose
+from ops.__main__ import build_parser
+from ops.compose import LOCAL_SECRETS, load_config, render
+from tests.conftest import require_tool
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_compose(tmp: Path, *extra: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args(["compose", "--stack", "staging", "--dir", str(tmp), *extra])
+    code = compose.main(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project directory with the rendered file, generated local secrets and the postgres build context."""
+    tmp = tmp_path_factory.mktemp("compose")
+    (tmp / "services").symlink_to(ROOT / "services")
+    code, text, _ = run_compose(tmp, "--init-secrets")
+    assert code == 0
+    (tmp / "docker-compose.yml").write_text(text)
+    return tmp
+
+
+def test_docker_compose_accepts_the_rendered_file(project: Path) -> None:
+    tool = require_tool("docker-compose", "apt-get install docker-compose")
+    result = subprocess.run(
+        [tool, "-f", "docker-compose.yml", "config"], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert "postgres" in resolved["services"] and "minio" in resolved["services"]
+    assert resolved["networks"]["backend"]["internal"] is True
+    assert resolved["secrets"]["postgres_password"]["file"] == str(project / "local/secrets/postgres_password")
+    # Compose would reject an unescaped `$` in node-exporter's mount-point regex; `config`
+    # prints a literal `$` in its escaped form again.
+    assert any("($$|/)" in c for c in resolved["services"]["node-exporter"]["command"])
+
+
+def test_compose_has_the_same_services_as_the_host_plus_a_local_s3(project: Path) -> None:
+    doc = yaml.safe_load((project / "docker-compose.yml").read_text())
+    services = doc["services"]
+    assert list(services)[:5] == ["traefik", "frontend", "directus", "postgres", "redis"]
+    assert {"minio", "minio-init", "prometheus", "grafana", "cadvisor"} <= set(services)
+    directus = services["directus"]["environment"]
+    assert directus["STORAGE_S3_ENDPOINT"] == "http://minio:9000"
+    assert directus["STORAGE_S3_KEY_FILE"] == "/run/secrets/minio_root_user"
+    assert services["directus"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert services["postgres"]["build"] == {"context": "./services/postgres"}
+    assert services["postgres"]["image"] == "quintas-crm/postgres:16-3.4-barman-1"
+    assert "data-postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_compose_binds_ports_to_loopback_only(project: Path) -> None:
+    doc = yaml.safe_load((project / "docker-compose.yml").read_text())
+    ports = [p for s in doc["services"].values() for p in s.get("ports", [])]
+    assert ports and all(p.startswith("127.0.0.1:") for p in ports)
+    assert "ports" not in doc["services"]["redis"]
+
+
+def test_compose_secrets_come_from_local_files_never_values(project: Path) -> None:
+    text = (project / "docker-compose.yml").read_text()
+    for name in LOCAL_SECRETS:
+        value = (project / "local/secrets" / name).read_text()
+        assert len(value) >= 32 and value not in text
+    doc = yaml.safe_load(text)
+    assert set(doc["secrets"]) == set(LOCAL_SECRETS)
+    assert doc["services"]["directus"]["environment"]["SECRET_FILE"] == "/run/secrets/directus_secret"
+    assert not any(
+        k in env
+        for env in (s.get("environment", {}) for s in doc["services"].values())
+        for k in ("SECRET", "DB_PASSWORD")
+    )
+
+
+def test_init_secrets_never_overwrites_a_developers_file(tmp_path: Path) -> None:
+    secret = tmp_path / "local/secrets/postgres_password"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("my-own-local-password")
+    code, _, err = run_compose(tmp_path, "--init-secrets")
+    assert code == 0
+    assert secret.read_text() == "my-own-local-password"
+    assert f"created {len(LOCAL_SECRETS) - 1} missing file(s)" in err
+    assert oct(os.stat(tmp_path / "local/secrets/metrics_token").st_mode & 0o777) == "0o644"
+
+
+def test_compose_cli_needs_no_cloud_and_names_a_bad_stack() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    ok = subprocess.run(
+        [sys.executable, "-m", "ops", "compose", "--stack", "prod"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert yaml.safe_load(ok.stdout)["services"]["frontend"]["image"] == "quintas-crm/frontend:1.0.0"
+    bad = subprocess.run(
+        [sys.executable, "-m", "ops", "compose", "--stack", "nosuch"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: no settings file Pulumi.nosuch.yaml")
+
+
+def test_grafana_is_routed_at_a_localhost_name() -> None:
+    doc = render(load_config("staging"))
+    labels = doc["services"]["grafana"]["labels"]
+    assert labels["traefik.http.routers.grafana-app.rule"] == "Host(`grafana.localhost`)"
+    assert set(SECRET_NAMES) <= set(doc["secrets"])
