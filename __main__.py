@@ -66,12 +66,14 @@ host = AppHost(
     ),
 )  # fmt: skip
 hosts = {"app": config.app_host, "cms": config.cms_host}
+# Grafana is served by Traefik on the app entrypoint, behind its own login.
+aliases = {"app": (config.grafana_host,), "cms": ()}
 alb = LoadBalancer(
     "alb",
     LoadBalancerArgs(
         name=base, tags=tags("load-balancer"), vpc_id=network.vpc_id,
         subnet_ids=network.subnet_ids, security_group_id=security.alb_security_group_id,
-        routes=[Route(key, hosts[key], port, path, priority) for key, port, path, priority in ROUTES],
+        routes=[Route(key, hosts[key], port, path, priority, aliases[key]) for key, port, path, priority in ROUTES],
         target_instance_id=host.instance_id, access_logs_bucket=buckets.logs.name,
         route53_zone_id=config.route53_zone_id, deletion_protection=config.is_prod,
     ),

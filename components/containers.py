@@ -149,7 +149,9 @@ class ContainerStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         images = ImageRepositories(
             "images",
-            ImageRepositoriesArgs(tags=config.tags_for("registry"), mutable_tags=not config.is_prod),
+            ImageRepositoriesArgs(
+                stack=config.stack, tags=config.tags_for("registry"), mutable_tags=not config.is_prod
+            ),
             opts=child,
         )
         secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child)

@@ -27,6 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import assume_role_policy, policy_document
+from components.registry import repository_prefix
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UBUNTU_OWNER = "099720109477"  # Canonical: only its images match the look-up
@@ -36,7 +37,6 @@ DATA_MOUNT = "/srv/data"
 DATA_DEVICE_NAME = "/dev/sdf"
 READY_MARKER = "/var/lib/quintas-crm/host-ready"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-ECR_REPOSITORY_PREFIX = "quintas-crm/"
 BACKUP_DUMPS_PREFIX = "dumps/"
 
 
@@ -239,7 +239,7 @@ def host_permissions(uploads_arn: str, backups_arn: str, stack: str, region: str
             "Sid": "EcrPull",
             "Effect": "Allow",
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f"arn:aws:ecr:{region}:{account}:repository/{ECR_REPOSITORY_PREFIX}*",
+            "Resource": f"arn:aws:ecr:{region}:{account}:repository/{repository_prefix(stack)}*",
         },
         {
             # GetAuthorizationToken is account-wide: AWS accepts only "*" as its resource.

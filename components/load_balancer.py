@@ -33,6 +33,12 @@ class Route:
     port: int
     health_path: str
     priority: int
+    aliases: tuple[str, ...] = ()
+    """More host names served by the same port (Traefik tells them apart, e.g. Grafana on :3000)."""
+
+    @property
+    def hosts(self) -> list[str]:
+        return [self.host, *self.aliases]
 
 
 @dataclass
@@ -133,7 +139,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 route.key,
                 listener_arn=https.arn,
                 priority=route.priority,
-                conditions=[{"host_header": {"values": [route.host]}}],
+                conditions=[{"host_header": {"values": route.hosts}}],
                 actions=[{"type": "forward", "target_group_arn": groups[route.key].arn}],
                 tags=dict(args.tags),
                 opts=child,
@@ -173,7 +179,7 @@ class LoadBalancer(pulumi.ComponentResource):
     def _certificate(self, args: LoadBalancerArgs) -> pulumi.Output[str]:
         """The certificate's ARN once it is issued; the HTTPS listener cannot use it before."""
         child = pulumi.ResourceOptions(parent=self)
-        hosts = [route.host for route in args.routes]
+        hosts = [host for route in args.routes for host in route.hosts]
         certificate = aws.acm.Certificate(
             "cert",
             domain_name=hosts[0],

@@ -17,7 +17,10 @@ import pulumi_aws as aws
 
 from components.catalogue import PRIVATE_IMAGES
 
-REPOSITORY_PREFIX = "quintas-crm"
+
+def repository_prefix(stack: str) -> str:
+    """Each stack has its own repositories, so staging and prod can share an AWS account."""
+    return f"quintas-crm/{stack}/"
 
 
 def lifecycle_policy(keep: int, untagged_days: int = 7) -> str:
@@ -54,6 +57,7 @@ def lifecycle_policy(keep: int, untagged_days: int = 7) -> str:
 
 @dataclass
 class ImageRepositoriesArgs:
+    stack: str
     tags: Mapping[str, str]
     names: Sequence[str] = PRIVATE_IMAGES
     keep_tagged: int = 20
@@ -71,7 +75,7 @@ class ImageRepositories(pulumi.ComponentResource):
         for image in args.names:
             repo = aws.ecr.Repository(
                 image,
-                name=f"{REPOSITORY_PREFIX}/{image}",
+                name=f"{repository_prefix(args.stack)}{image}",
                 image_tag_mutability="MUTABLE" if args.mutable_tags else "IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
                 encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],

@@ -100,9 +100,9 @@ def test_ecr_pulls_authenticate_with_a_secret_token(containers_staging: engine.R
 def test_ecr_repositories_scan_on_push_and_keep_the_last_20_tags(containers_prod: engine.Run) -> None:
     repos = {r.name: r for r in containers_prod.of_type("aws:ecr/repository:Repository")}
     assert sorted(r.inputs["name"] for r in repos.values()) == [
-        "quintas-crm/directus",
-        "quintas-crm/frontend",
-        "quintas-crm/postgres",
+        "quintas-crm/prod/directus",
+        "quintas-crm/prod/frontend",
+        "quintas-crm/prod/postgres",
     ]
     for repo in repos.values():
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
@@ -154,7 +154,7 @@ def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging
         assert c.inputs["logDriver"] == "awslogs"
         assert c.inputs["logOpts"]["awslogs-group"] == f"/quintas-crm/staging/{c.name}"
         assert c.inputs["logOpts"]["awslogs-region"] == "us-east-1"
-    assert run.one(IMAGE, "frontend").inputs["name"].endswith("/quintas-crm/frontend:1.0.0-rc.1")
+    assert run.one(IMAGE, "frontend").inputs["name"].endswith("/quintas-crm/staging/frontend:1.0.0-rc.1")
     assert run.one(IMAGE, "frontend").inputs["platform"] == "linux/amd64"
 
 
@@ -337,7 +337,7 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
         for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:", "memory:", "restart:"):
             assert key in block, (name, key)
         assert f'{{"label": "quintas.service", "value": "{name}"}}' in block
-    assert "quintas-crm/frontend:1.0.0-rc.1" in shown["frontend"]
+    assert "quintas-crm/staging/frontend:1.0.0-rc.1" in shown["frontend"]
     assert "PathPrefix(`/`)" in shown["frontend"] and '"name": "edge"' in shown["frontend"]
     assert "/server/ping" in shown["directus"]
     assert 'name: "backend"\n      internal: true' in text

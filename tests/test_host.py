@@ -131,7 +131,7 @@ def test_host_reaches_the_backups_bucket_only_under_its_prefixes(stack_run: engi
 
 def test_host_pulls_only_from_the_project_ecr_repositories(stack_run: engine.Run) -> None:
     pull = statement(_host_policy(stack_run), "EcrPull")
-    assert pull["Resource"] == f"arn:aws:ecr:us-east-1:{cloud.ACCOUNT_ID}:repository/quintas-crm/*"
+    assert pull["Resource"] == f"arn:aws:ecr:us-east-1:{cloud.ACCOUNT_ID}:repository/quintas-crm/{stack_run.stack}/*"
     assert set(pull["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
 
 

@@ -66,20 +66,25 @@ def test_unknown_host_names_get_404(stack_run: engine.Run) -> None:
     assert (action["type"], action["fixedResponse"]["statusCode"]) == ("fixed-response", "404")
 
 
-def test_certificate_covers_the_app_and_cms_names_by_dns(prod: engine.Run) -> None:
+def test_certificate_covers_the_app_grafana_and_cms_names_by_dns(prod: engine.Run) -> None:
     certificate = prod.one("aws:acm/certificate:Certificate", "cert")
     assert certificate.inputs["domainName"] == "app.quintas-crm.example"
-    assert certificate.inputs["subjectAlternativeNames"] == ["cms.quintas-crm.example"]
+    assert certificate.inputs["subjectAlternativeNames"] == ["grafana.quintas-crm.example", "cms.quintas-crm.example"]
     assert certificate.inputs["validationMethod"] == "DNS"
 
 
 def test_host_rules_route_each_name_to_its_target_group(stack_run: engine.Run) -> None:
     https = stack_run.one(LISTENER, "https")
-    hosts = {"app": stack_run.config["quintas-crm-infra:appHost"], "cms": stack_run.config["quintas-crm-infra:cmsHost"]}
-    for key, host in hosts.items():
+    setting = stack_run.config.__getitem__
+    # Grafana shares the app port: Traefik on the host routes it by name.
+    hosts = {
+        "app": [setting("quintas-crm-infra:appHost"), setting("quintas-crm-infra:grafanaHost")],
+        "cms": [setting("quintas-crm-infra:cmsHost")],
+    }
+    for key, names in hosts.items():
         rule = stack_run.one(RULE, key)
         assert rule.inputs["listenerArn"] == https.id
-        assert rule.inputs["conditions"] == [{"hostHeader": {"values": [host]}}]
+        assert rule.inputs["conditions"] == [{"hostHeader": {"values": names}}]
         assert rule.inputs["actions"] == [{"type": "forward", "targetGroupArn": stack_run.one(GROUP, key).id}]
 
 
@@ -131,5 +136,6 @@ def test_without_a_zone_the_validation_records_are_exported(staging: engine.Run)
     ]
     assert [r["domain"] for r in staging.outputs["certificateValidationRecords"]] == [
         "app.staging.quintas-crm.example",
+        "grafana.staging.quintas-crm.example",
         "cms.staging.quintas-crm.example",
     ]
