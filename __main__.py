@@ -9,6 +9,8 @@ Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
   containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
 """
 
+import functools
+
 import pulumi
 
 from components.buckets import Buckets, BucketsArgs
@@ -18,6 +20,7 @@ from components.containers import ContainersArgs, ContainerStack
 from components.host import AppHost, AppHostArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring_config import monitoring_files
 from components.network import Network, NetworkArgs
 from components.security import SecurityGroups, SecurityGroupsArgs
 from components.volume import DataVolume, DataVolumeArgs, snapshot_time_utc
@@ -98,6 +101,8 @@ containers = ContainerStack(
         uploads_bucket=buckets.uploads.name, backups_bucket=buckets.backups.name,
         # The host and its data volume, and the log groups with the host's right to write to them.
         host_ready=[host, data, *monitoring.ready],
+        # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
+        files_from_specs=functools.partial(monitoring_files, config, alert_topic_arn=monitoring.alert_topic_arn),
     ),
 )  # fmt: skip
 

@@ -68,7 +68,7 @@ class CatalogueInputs:
     backups_bucket: pulumi.Input[str]
     secrets: Mapping[str, pulumi.Input[str]]
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
-    config_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
 
 
 def memory_budget_mb(config: StackConfig) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components.config import StackConfig
+from components.monitoring_config import grafana_settings, prometheus_flags
 from components.services import Image, Metrics, Routing, ServiceSpec, Volume, wget_check
 
 IMAGES = {
@@ -39,7 +40,7 @@ def _image(name: str) -> Image:
 def monitoring(
     config: StackConfig,
     secrets: Mapping[str, pulumi.Input[str]],
-    config_files: Mapping[str, Mapping[str, str]] | None = None,
+    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
 ) -> list[ServiceSpec]:
     """The monitoring services; `config_files` maps a service name to its files (path -> content)."""
     files = config_files or {}
@@ -53,17 +54,16 @@ def monitoring(
     ]
 
 
-def prometheus(config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, str]) -> ServiceSpec:
+def prometheus(
+    config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, pulumi.Input[str]]
+) -> ServiceSpec:
     scale = max(1, int(config.instance_shape.memory_gib // 4))
     return ServiceSpec(
         name="prometheus",
         image=_image("prometheus"),
-        command=(
-            "--config.file=/etc/prometheus/prometheus.yml",
-            "--storage.tsdb.path=/prometheus",
-            "--storage.tsdb.retention.time=15d",
-            "--web.enable-lifecycle",
-        ),
+        # Size-based retention from the data volume; no lifecycle API: a config change
+        # redeploys the container (its digest label changes) instead of a reload call.
+        command=tuple(prometheus_flags(config.data_volume_size_gb)),
         # Prometheus scrapes Directus with the metrics token it reads from this file.
         secrets={"metrics_token": secrets["metrics_token"]},
         file_owner=NOBODY,
@@ -77,7 +77,7 @@ def prometheus(config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], fi
     )
 
 
-def alertmanager(files: Mapping[str, str]) -> ServiceSpec:
+def alertmanager(files: Mapping[str, pulumi.Input[str]]) -> ServiceSpec:
     return ServiceSpec(
         name="alertmanager",
         image=_image("alertmanager"),
@@ -92,17 +92,13 @@ def alertmanager(files: Mapping[str, str]) -> ServiceSpec:
     )
 
 
-def grafana(config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, str]) -> ServiceSpec:
+def grafana(
+    config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files: Mapping[str, pulumi.Input[str]]
+) -> ServiceSpec:
     return ServiceSpec(
         name="grafana",
         image=_image("grafana"),
-        env={
-            "GF_SERVER_ROOT_URL": f"https://{config.grafana_host}",
-            "GF_SECURITY_ADMIN_USER": "admin",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_LOG_CONSOLE_FORMAT": "json",
-        },
+        env=grafana_settings(config.grafana_host),
         secrets={"grafana_admin_password": secrets["grafana_admin_password"]},
         # Grafana's file variant of any setting is the setting's name plus __FILE.
         secret_env={"GF_SECURITY_ADMIN_PASSWORD__FILE": "grafana_admin_password"},
@@ -119,7 +115,9 @@ def grafana(config: StackConfig, secrets: Mapping[str, pulumi.Input[str]], files
     )
 
 
-def exporters(secrets: Mapping[str, pulumi.Input[str]], blackbox_files: Mapping[str, str]) -> list[ServiceSpec]:
+def exporters(
+    secrets: Mapping[str, pulumi.Input[str]], blackbox_files: Mapping[str, pulumi.Input[str]]
+) -> list[ServiceSpec]:
     return [
         ServiceSpec(
             name="postgres-exporter",

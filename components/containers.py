@@ -20,7 +20,7 @@ period for a clean shutdown.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -41,6 +41,7 @@ from components.services import (
     labels,
     named_volumes,
     secret_path,
+    with_config_files,
 )
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -68,8 +69,11 @@ class ContainersArgs:
     host_ready: Sequence[pulumi.Resource] = ()
     ready_marker: str | None = None  # a file the host's cloud-init writes last, if it has one
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
-    config_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     extra_services: Sequence[ServiceSpec] = ()
+    # Files rendered from the final list of services (Prometheus' scrape jobs come from every
+    # spec's `metrics`): called with the specs, returns per service its files (path -> content).
+    files_from_specs: Callable[[Sequence[ServiceSpec]], Mapping[str, Mapping[str, pulumi.Input[str]]]] | None = None
 
 
 def ssh_options(mode: str, instance_id: str, region: str) -> list[str]:
@@ -163,7 +167,10 @@ class ContainerStack(pulumi.ComponentResource):
             postgres_settings=args.postgres_settings,
             config_files=args.config_files,
         )
-        self.specs = topological(catalogue(config, inputs, extra=args.extra_services))
+        specs = catalogue(config, inputs, extra=args.extra_services)
+        if args.files_from_specs is not None:
+            specs = with_config_files(specs, args.files_from_specs(specs))
+        self.specs = topological(specs)
         self._args = args
         provider = self._docker_provider(args, images.registry)
         docker_opts = pulumi.ResourceOptions(parent=self, provider=provider)

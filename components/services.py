@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pulumi
@@ -164,7 +164,8 @@ class ServiceSpec:
     networks: tuple[str, ...] = ("backend",)
     routing: tuple[Routing, ...] = ()
     metrics: Metrics | None = None
-    config_files: Mapping[str, str] = field(default_factory=dict)  # container path -> content
+    # container path -> content; a content may be an Output (Alertmanager's topic ARN).
+    config_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     restart: str = "unless-stopped"
     logs: Logs = field(default_factory=Logs)
     depends_on: tuple[str, ...] = ()
@@ -183,12 +184,33 @@ class ServiceSpec:
         env.update({var: secret_path(secret) for var, secret in self.secret_env.items()})
         return dict(sorted(env.items()))
 
-    def config_digest(self) -> str:
-        """A digest of the configuration files: a changed file changes the container's label."""
-        h = hashlib.sha256()
-        for path, content in sorted(self.config_files.items()):
-            h.update(path.encode() + b"\0" + content.encode() + b"\0")
-        return h.hexdigest()[:16]
+    def config_digest(self) -> pulumi.Input[str]:
+        """A digest of the configuration files: a changed file changes the container's label.
+
+        Plain text when every file is; an Output once any content is one.
+        """
+        paths = sorted(self.config_files)
+        contents = [self.config_files[p] for p in paths]
+        if all(isinstance(c, str) for c in contents):
+            return _digest(paths, [str(c) for c in contents])
+        return pulumi.Output.all(*contents).apply(lambda resolved: _digest(paths, [str(c) for c in resolved]))
+
+
+def _digest(paths: Sequence[str], contents: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for path, content in zip(paths, contents, strict=True):
+        h.update(path.encode() + b"\0" + content.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def with_config_files(
+    specs: Sequence[ServiceSpec], files: Mapping[str, Mapping[str, pulumi.Input[str]]]
+) -> list[ServiceSpec]:
+    """The specs with more config files added (per service name); unknown service names are an error."""
+    unknown = sorted(set(files) - {s.name for s in specs})
+    if unknown:
+        raise SpecError([f"{n}: config files given for a service that is not in the stack" for n in unknown])
+    return [replace(s, config_files={**s.config_files, **files[s.name]}) if s.name in files else s for s in specs]
 
 
 def secret_path(secret: str) -> str:
@@ -200,13 +222,13 @@ def wget_check(url: str, interval: str = "15s", start_period: str = "30s") -> He
     return HealthCheck(("wget", "-q", "-O", "/dev/null", url), interval=interval, start_period=start_period)
 
 
-def labels(spec: ServiceSpec, stack: str) -> dict[str, str]:
+def labels(spec: ServiceSpec, stack: str) -> dict[str, pulumi.Input[str]]:
     """The container's labels: identity, config digest and, for a routed service, its Traefik route.
 
     A catch-all route (no host) gets the lowest priority, so a host route on the
     same entrypoint (Grafana on `app`) wins for its host.
     """
-    out = {
+    out: dict[str, pulumi.Input[str]] = {
         "quintas.service": spec.name,
         "quintas.stack": stack,
         CONFIG_DIGEST_LABEL: spec.config_digest(),

@@ -13,6 +13,7 @@ import sys
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
     "compose": ("ops.compose", "render a stack's services as a docker-compose file for local development"),
+    "monitoring-config": ("ops.monitoring_config", "the files a stack delivers to its monitoring containers"),
     "policy-docs": ("ops.policy_docs", "print docs/policies.md, the table of the policy pack's rules"),
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import string
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -430,7 +431,13 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         self.stack = stack
         self.region = region
         self.failures: list[str] = []
-        self.secret_outputs: list[str] = []
+        # Registrations run concurrently on the SDK's worker threads: the secret
+        # output names of the request being served are kept per thread.
+        self._request = threading.local()
+
+    def serve(self, secret_outputs: list[str]) -> None:
+        """Name the outputs the engine must mark secret for the registration on this thread."""
+        self._request.secret_outputs = secret_outputs
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.custom:
@@ -447,7 +454,7 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         outputs = template(Ctx(self, args.typ, args.name, args.inputs))
         rid = outputs.pop("id")
         state = {**args.inputs, **outputs}
-        for key in self.secret_outputs:
+        for key in getattr(self._request, "secret_outputs", ()):
             if key in state:
                 state[key] = {SECRET_SIG_KEY: SECRET_SIG, "value": state[key]}
         return rid, state

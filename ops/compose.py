@@ -209,7 +209,7 @@ def render(config: StackConfig) -> dict[str, Any]:
 def config_files(config: StackConfig) -> dict[Path, str]:
     """The files the Compose file bind-mounts read-only, by path relative to the project."""
     return {
-        Path(CONFIG_DIR, spec.name, path.lstrip("/")): content
+        Path(CONFIG_DIR, spec.name, path.lstrip("/")): _plain(spec, f"config file {path}", content)
         for spec in local_specs(config)
         for path, content in spec.config_files.items()
     }

@@ -14,6 +14,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 
+from ops.cloud import SimulatedCloud
 from ops.engine import Resource, decode
 
 
@@ -27,7 +28,8 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         # The real engine marks additionalSecretOutputs (a RandomPassword's
         # `result`, say) secret; MockMonitor does not, so the cloud does it.
-        self.mocks.secret_outputs = list(request.additionalSecretOutputs)  # type: ignore[attr-defined]
+        if isinstance(self.mocks, SimulatedCloud):
+            self.mocks.serve(list(request.additionalSecretOutputs))
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose real tools and servers the tests use:
-# PostgreSQL 15 + PostGIS 3 (backup drill), promtool and amtool (monitoring),
+# PostgreSQL 15 + PostGIS 3 (backup drill), promtool, amtool and
+# blackbox-exporter --config.check (monitoring),
 # cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file),
 # e2fsprogs + util-linux (the data-volume mount script, run on loop-mounted images).
 set -euo pipefail
 
 packages=(
   postgresql-15 postgresql-15-postgis-3
-  prometheus prometheus-alertmanager
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter
   cloud-init shellcheck docker-compose
   tzdata
   e2fsprogs util-linux

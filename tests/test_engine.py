@@ -112,3 +112,20 @@ def test_runs_do_not_leak_into_each_other() -> None:
 
     assert [r.name for r in simulate("staging", one).resources] == ["only-here"]
     assert all(r.name != "only-here" for r in simulate("staging", lambda: None).resources)
+
+
+def test_secret_outputs_stay_secret_when_registrations_interleave() -> None:
+    """Registrations run on concurrent worker threads; each keeps its own secret output names."""
+
+    def program() -> None:
+        for i in range(120):
+            random.RandomPassword(f"pw{i}", length=16, special=False)
+            aws.s3.Bucket(f"b{i}")
+
+    run = simulate("staging", program)
+    passwords = run.of_type("random:index/randomPassword:RandomPassword")
+    assert len(passwords) == 120
+    assert all(isinstance(p.outputs["result"], engine.Secret) for p in passwords)
+    assert not any(
+        isinstance(v, engine.Secret) for b in run.of_type("aws:s3/bucket:Bucket") for v in b.outputs.values()
+    )
