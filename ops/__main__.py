@@ -17,6 +17,7 @@ VERBS = {
     "cost": ("ops.cost", "monthly cost estimate of a stack, checked against its budget"),
     "compose": ("ops.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.monitoring_config", "the files a stack delivers to its monitoring containers"),
+    "policy-docs": ("ops.policy_docs", "print docs/policies.md, the table of the policy pack's rules"),
 }
 
 
