@@ -1,8 +1,11 @@
 """Offline plan: run a stack's real program on the simulated engine and show what it would create.
 
 Prints the resource tree with each resource's key settings and options, and the
-stack outputs. Provider outputs are simulated: no cloud is contacted. Exit 0 on
-success, 2 on invalid settings (every problem listed), 1 on a program error.
+stack outputs, then every policy of the pack (policies/) evaluated on them with the
+stack's policy config, violations grouped by severity. Provider outputs are
+simulated: no cloud is contacted. Exit 0 on success, 2 on invalid settings or
+policy config (every problem listed), 1 on a program error or any mandatory
+policy violation.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import traceback
 from typing import Any, TextIO
 
 from components.config import ConfigError
-from ops import engine
+from ops import cost, engine, policy
+from ops.pricing import PriceDataError
 
 SIMULATED_NOTICE = "provider outputs are simulated: no cloud was contacted, ids, ARNs and addresses are stand-ins"
 
@@ -72,7 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def build_plan(run: engine.Run) -> dict[str, Any]:
+def build_plan(
+    run: engine.Run, findings: list[policy.Finding] | None = None, estimate: cost.Estimate | None = None
+) -> dict[str, Any]:
     """The plan as data: the contract `--json` prints and CI reads."""
     return {
         "stack": run.stack,
@@ -89,12 +95,12 @@ def build_plan(run: engine.Run) -> dict[str, Any]:
             for r in run.resources
         ],
         "outputs": engine.redact(run.outputs),
-        "policy": [],
-        "cost": None,
+        "policy": [f.to_json() for f in findings or []],
+        "cost": estimate.plan_json() if estimate else None,
     }
 
 
-def render_text(run: engine.Run, out: TextIO) -> None:
+def render_text(run: engine.Run, out: TextIO, estimate: cost.Estimate | None = None, budget: float = 0.0) -> None:
     out.write(f"Plan of stack {run.stack!r}: {SIMULATED_NOTICE}.\n\n")
     children: dict[str | None, list[engine.Resource]] = {}
     for r in run.resources:
@@ -116,6 +122,9 @@ def render_text(run: engine.Run, out: TextIO) -> None:
         out.write(f"  {key}: {json.dumps(engine.redact(value), sort_keys=True)}\n")
     if not run.outputs:
         out.write("  (none)\n")
+    if estimate:
+        out.write("\n")
+        cost.render_text(estimate, cost.check_budget(estimate, budget), out)
 
 
 def _known(run: engine.Run, urn: str) -> bool:
@@ -130,7 +139,8 @@ def _flags(r: engine.Resource) -> str:
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         run = engine.run(args.stack)
-    except (ConfigError, engine.SettingsFileError) as exc:
+        estimate = cost.estimate(run)
+    except (ConfigError, engine.SettingsFileError, PriceDataError) as exc:
         err.write(f"error: {exc}\n")
         return 2
     except engine.EngineError as exc:
@@ -139,9 +149,21 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
     except Exception:  # noqa: BLE001 any program error: show it, exit 1
         err.write(f"error: the program failed on stack {args.stack!r}:\n{traceback.format_exc()}")
         return 1
+    try:
+        findings = policy.evaluate(run)
+    except policy.PolicyConfigError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
     if args.json:
-        json.dump(build_plan(run), out, indent=2, sort_keys=False)
+        json.dump(build_plan(run, findings, estimate), out, indent=2, sort_keys=False)
         out.write("\n")
     else:
-        render_text(run, out)
+        render_text(run, out, estimate, cost.settings_of(run).monthly_budget_usd)
+        policy.render_text(findings, run.stack, out)
+    blocking = policy.mandatory(findings)
+    if blocking:
+        err.write(
+            f"error: {len(blocking)} mandatory policy violation(s): {', '.join(sorted({f.policy for f in blocking}))}\n"
+        )
+        return 1
     return 0

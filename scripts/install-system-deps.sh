@@ -12,7 +12,7 @@ packages=(
   postgresql-15 postgresql-15-postgis-3
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   cloud-init shellcheck docker-compose
-  tzdata
+  tzdata curl
   e2fsprogs util-linux
   barman-cli-cloud
 )

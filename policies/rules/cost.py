@@ -1,0 +1,132 @@
+"""The cost rule: the stack's estimated monthly cost is at most its budget.
+
+The estimate is pluggable (`use_estimator`). By default it comes from the project's
+cost tool, `ops.cost.estimate_resources`, which prices (type, name, props) without
+the Pulumi runtime. When no estimator is available the rule reports itself not
+applicable with that reason, so a run never reads as "within budget" without a price.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+
+from .base import ENVIRONMENT_SCHEMA, Report, Rule, get, is_unknown, items
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    total_usd: float
+    unpriced: tuple[str, ...] = ()
+    source: str = ""
+
+
+Estimator = Callable[[Sequence[PolicyResource], Mapping[str, Any]], CostEstimate]
+
+
+class NoEstimate(Exception):
+    """No estimate can be made; the message says why."""
+
+
+_estimator: Estimator | None = None
+
+
+def use_estimator(estimator: Estimator | None) -> None:
+    """Replace the estimator (None restores the project's cost tool)."""
+    global _estimator
+    _estimator = estimator
+
+
+def plain(value: Any) -> Any:
+    """A property value as plain dicts and lists, with values unknown at preview as None."""
+    if is_unknown(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: plain(get(value, k)) for k in value}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [plain(v) for v in items({"v": value}, "v")]
+    return value
+
+
+def project_estimator(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> CostEstimate:
+    """The estimate of `ops.cost` (the project's cost tool), found next to the pack."""
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.append(str(PROJECT_ROOT))
+    try:
+        cost = importlib.import_module("ops.cost")
+    except ImportError as exc:
+        raise NoEstimate(f"no cost estimate: the cost tool ops/cost.py cannot be imported ({exc})") from exc
+    estimate_resources = getattr(cost, "estimate_resources", None)
+    if estimate_resources is None:
+        raise NoEstimate("no cost estimate: ops/cost.py has no estimate_resources(resources, region=, environment=)")
+    found = [
+        (r.resource_type, r.name, plain(r.props))
+        for r in resources
+        if not r.resource_type.startswith(("pulumi:", "quintas:"))
+    ]
+    estimate = estimate_resources(
+        found,
+        region=config["region"],
+        environment=config["environment"],
+        settings={"snapshot_retention_days": config["snapshotRetentionDays"]},
+    )
+    unpriced = tuple(sorted({f"{line.resource} ({line.type})" for line in getattr(estimate, "unpriced", [])}))
+    return CostEstimate(float(estimate.total_usd), unpriced, "ops/cost.py")
+
+
+def _within_budget(args: StackValidationArgs, report: Report) -> None:
+    config = args.get_config()
+    budget = config.get("monthlyBudgetUsd")
+    if budget is None:
+        args.not_applicable("no monthlyBudgetUsd in the policy config: set it per stack (policies/config/<stack>.json)")
+        return
+    try:
+        estimate = (_estimator or project_estimator)(args.resources, config)
+    except NoEstimate as exc:
+        args.not_applicable(str(exc))
+        return
+    if estimate.unpriced:
+        report(
+            f"estimated ${estimate.total_usd:.2f}/month is incomplete: not priced: {', '.join(estimate.unpriced)}; "
+            "add their prices before the budget can be checked"
+        )
+    elif estimate.total_usd > budget:
+        report(
+            f"estimated ${estimate.total_usd:.2f}/month is over the ${budget:.2f} budget "
+            f"by ${estimate.total_usd - budget:.2f} (monthlyBudgetUsd)"
+        )
+
+
+RULES = [
+    Rule(
+        name="cost-within-budget",
+        description="The estimated monthly cost of the stack is at most its monthlyBudgetUsd, with every billable resource priced.",
+        why="A change that doubles the bill must be a decision reviewed in the pull request, not a surprise on the invoice.",
+        severity=Severity.MEDIUM,
+        check=_within_budget,
+        kind="stack",
+        config={
+            "monthlyBudgetUsd": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "monthly budget in US dollars",
+            },
+            "region": {"type": "string", "default": "us-east-1", "description": "region whose prices apply"},
+            "environment": ENVIRONMENT_SCHEMA,
+            "snapshotRetentionDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 7,
+                "description": "EBS snapshots kept, for their storage",
+            },
+        },
+    ),
+]
