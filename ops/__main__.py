@@ -21,10 +21,14 @@ VERBS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; with `only`, just that verb's module is imported (a plan needs no boto3)."""
     parser = argparse.ArgumentParser(prog="python -m ops", description="Quintas CRM infrastructure operator tools.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (module_name, help_text) in VERBS.items():
+        if only is not None and verb != only:
+            sub.add_parser(verb, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         verb_parser = sub.add_parser(verb, help=help_text, description=(module.__doc__ or help_text).strip())
         module.add_arguments(verb_parser)
@@ -33,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    verb = argv[0] if argv and argv[0] in VERBS else None
+    args = build_parser(verb).parse_args(argv)
     return int(args.handler(args))
 
 
