@@ -217,13 +217,16 @@ def run_drill(
     result = DrillResult()
     pg_bin = find_pg_bin("/usr/lib/postgresql/15/bin")
     give_to_postgres(workdir, 0o755)
+    primary = LocalServer(workdir / "primary", pg_bin, workdir / "primary-socket")
+    side = ThreadPoolExecutor(max_workers=1)  # initdb while moto starts, verify while heartbeats run
+    initdb = side.submit(primary.initdb)
     with s3_server() as endpoint, contextlib.ExitStack() as cleanup:
         import boto3
 
+        cleanup.callback(side.shutdown)
         boto3.client("s3", endpoint_url=endpoint, **_boto_keys()).create_bucket(Bucket=BUCKET)
         target = BackupTarget(bucket=BUCKET, stack=STACK, endpoint_url=endpoint)
-        primary = LocalServer(workdir / "primary", pg_bin, workdir / "primary-socket")
-        primary.initdb()
+        initdb.result()
         # The stacks' archive_command shape: the bucket comes from the server's BACKUPS_BUCKET.
         archive_to = BackupTarget(bucket=BUCKET_FROM_ENV, stack=STACK, endpoint_url=endpoint)
         settings = postgres_settings(archive_timeout_seconds=archive_timeout, target=archive_to)
@@ -247,10 +250,9 @@ def run_drill(
         progress(f"backup job done in {result.backup_job_seconds:.1f}s; heartbeats for {beat_seconds:.0f}s")
         heartbeat = Heartbeat(primary)
         heartbeat.start()
+        verify = side.submit(ops_backup, "verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint)
         time.sleep(beat_seconds)
-        result.verify_exit_code = ops_backup(
-            "verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint
-        ).returncode
+        result.verify_exit_code = verify.result().returncode
         result.kill_time = time.time()
         primary.kill()
         heartbeat.stopping.set()

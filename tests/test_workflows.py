@@ -102,7 +102,7 @@ def test_the_workflow_schema_is_vendored_so_validation_needs_no_network() -> Non
 
 def test_every_ops_verb_a_workflow_runs_exists() -> None:
     verbs = [m for line in commands() for m in re.findall(r"-m ops ([\w-]+)", line)]
-    assert "plan" in verbs
+    assert {"plan", "cost"} <= set(verbs)
     assert [v for v in verbs if v not in VERBS] == [], f"verbs not in ops/__main__.py VERBS: {sorted(VERBS)}"
 
 
@@ -229,3 +229,12 @@ def test_cd_pushes_each_image_to_the_repository_the_stack_pulls_from() -> None:
     push = next(s for s in cd["jobs"]["images"]["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
     wanted = repository_prefix("${{ env.STACK }}") + "${{ matrix.image }}:${{ env.RELEASE_TAG }}"
     assert push["with"]["tags"] == "${{ steps.ecr.outputs.registry }}/" + wanted
+
+
+def test_preview_reads_the_policy_config_file_of_each_stack() -> None:
+    job = load("ci.yml")["jobs"]["preview"]
+    pulumi = next(s["with"] for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions"))
+    assert pulumi["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
+    for stack in job["strategy"]["matrix"]["stack"]:
+        assert (ROOT / "policies" / "config" / f"{stack}.json").is_file()
+    assert (ROOT / "policies" / "PulumiPolicy.yaml").is_file()
