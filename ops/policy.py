@@ -46,6 +46,8 @@ from policies.rules.base import Rule
 CONFIG_DIR = engine.ROOT / "policies" / "config"
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 NOT_APPLICABLE = "not-applicable"
+# Keys of a policy's config entry that set how it is enforced, not what it checks.
+SETTING_KEYS_OF_THE_ENGINE = ("enforcementLevel", "enforcementReason")
 
 
 class PolicyConfigError(Exception):
@@ -106,12 +108,22 @@ def validate_config(doc: Any, source: str = "policy config") -> dict[str, dict[s
             value = {"enforcementLevel": value}
         schema = {
             "type": "object",
-            "properties": {**rule.config, "enforcementLevel": {"enum": [e.value for e in EnforcementLevel]}},
+            "properties": {
+                **rule.config,
+                "enforcementLevel": {"enum": [e.value for e in EnforcementLevel]},
+                "enforcementReason": {"type": "string", "minLength": 20},
+            },
             "additionalProperties": False,
         }
         for error in jsonschema.Draft7Validator(schema).iter_errors(value):
             where = ".".join(str(p) for p in error.absolute_path)
             problems.append(f"{name}{'.' + where if where else ''}: {error.message}")
+        # As in the pack itself: a rule is weakened for a stack only with a written reason.
+        weaker = value.get("enforcementLevel") in ("advisory", "disabled") and rule.level.value == "mandatory"
+        if weaker and not value.get("enforcementReason"):
+            problems.append(
+                f"{name}: enforcementLevel {value['enforcementLevel']} needs an enforcementReason saying why"
+            )
     if problems:
         raise PolicyConfigError(f"{source}: " + "; ".join(problems))
     return {k: ({"enforcementLevel": v} if isinstance(v, str) else dict(v)) for k, v in doc.items()}
@@ -229,7 +241,7 @@ def evaluate(
     names = {r.urn: r.name for r in run.resources}
     stack_resources: list[PolicyResource] = []
     for rule in rules:
-        settings = {k: v for k, v in (config.get(rule.name) or {}).items() if k != "enforcementLevel"}
+        settings = {k: v for k, v in (config.get(rule.name) or {}).items() if k not in SETTING_KEYS_OF_THE_ENGINE}
         level = (config.get(rule.name) or {}).get("enforcementLevel", rule.level.value)
         if level == EnforcementLevel.DISABLED.value:
             continue

@@ -190,7 +190,8 @@ def test_cost_rule_fails_an_incomplete_estimate(stack_run: engine.Run) -> None:
         found = [f for f in policy.evaluate(stack_run) if f.policy == "cost-within-budget"]
     finally:
         cost.use_estimator(None)
-    assert [f.level for f in found] == ["mandatory"]
+    level = policy.load_config(stack_run.stack)["cost-within-budget"].get("enforcementLevel", "mandatory")
+    assert [f.level for f in found] == [level]
     assert "not priced: nat (aws:ec2/natGateway:NatGateway)" in found[0].message
 
 
@@ -368,3 +369,10 @@ def test_plan_fails_naming_the_rule_when_a_secure_setting_is_flipped(
     assert code == 1 and rule_name in err
     # One violation per flipped resource: the instance, or each versioned bucket (uploads and backups).
     assert out.count(f"[mandatory] {rule_name} ") == len(fired) >= 1
+
+
+def test_weakening_a_rule_for_a_stack_needs_a_written_reason() -> None:
+    with pytest.raises(policy.PolicyConfigError, match="needs an enforcementReason"):
+        policy.validate_config({"ec2-imdsv2-required": {"enforcementLevel": "advisory"}})
+    ok = policy.validate_config({"ec2-imdsv2-required": {"enforcementLevel": "advisory", "enforcementReason": "a written reason of some length"}})  # fmt: skip
+    assert ok["ec2-imdsv2-required"]["enforcementLevel"] == "advisory"

@@ -51,11 +51,11 @@ def _configure(stub: Any, stack: str) -> None:
     config = policy.load_config(stack)
     request = pb.ConfigureAnalyzerRequest()
     for rule in RULES:
-        settings = {k: v for k, v in (config.get(rule.name) or {}).items() if k != "enforcementLevel"}
+        entry = config.get(rule.name) or {}
+        settings = {k: v for k, v in entry.items() if k not in policy.SETTING_KEYS_OF_THE_ENGINE}
+        level = LEVELS[entry.get("enforcementLevel", rule.level.value)]
         request.policyConfig[rule.name].CopyFrom(
-            pb.PolicyConfig(
-                enforcementLevel=LEVELS[rule.level.value], properties=_struct({**rule.defaults(), **settings})
-            )
+            pb.PolicyConfig(enforcementLevel=level, properties=_struct({**rule.defaults(), **settings}))
         )
     stub.Configure(request)
 
