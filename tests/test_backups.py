@@ -83,13 +83,13 @@ def test_backup_job_environment_names_schedule_window_and_database() -> None:
         backup_time="02:00",
         time_zone="America/Mexico_City",
         recovery_window_days=30,
-        database="directus",
+        database="quintas_crm",
         pg_user="directus",
     )
     assert env["BACKUP_TIME"] == "02:00"
     assert env["BACKUP_TIME_ZONE"] == "America/Mexico_City"
     assert env["BACKUP_RETENTION_POLICY"] == "RECOVERY WINDOW OF 30 DAYS"
     assert env["BACKUP_STACK"] == "prod"
-    assert env["BACKUP_DATABASE"] == "directus"
+    assert env["BACKUP_DATABASE"] == "quintas_crm"
     assert (env["PGHOST"], env["PGUSER"]) == ("postgres", "directus")
     assert "BACKUP_ENDPOINT_URL" not in env
