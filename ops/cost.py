@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -255,7 +254,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from components.config import ConfigError
     from ops import costdoc, engine
 
     stacks: list[str] = args.stack or []
@@ -269,15 +267,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
             return 0
         run, config = run_with_config(stacks[0])
         est = estimate(run, config)
-    except (ConfigError, engine.SettingsFileError, pricing.PriceDataError) as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    except engine.EngineError as exc:
-        err.write(f"error: {exc}\n")
-        return 1
-    except Exception:  # noqa: BLE001 any program error: show it, exit 1
-        err.write(f"error: the program failed on stack {stacks[0] if stacks else ''!r}:\n{traceback.format_exc()}")
-        return 1
+    except Exception as exc:  # noqa: BLE001 every failure is reported with its exit code
+        return engine.report_failure(exc, stacks[0] if stacks else "", err, bad_input=(pricing.PriceDataError,))
     check = check_budget(est, config.monthly_budget_usd)
     if args.json:
         doc = {**est.to_json(), "budget_usd": config.monthly_budget_usd, "within_budget": check.ok}

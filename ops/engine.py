@@ -19,10 +19,11 @@ import json
 import runpy
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -40,6 +41,25 @@ REGISTERED_ATTR = "simulated_resources"
 def registered_before(exc: BaseException) -> list[Resource]:
     """The resources a failed run had registered when it raised `exc`."""
     return list(getattr(exc, REGISTERED_ATTR, []))
+
+
+def report_failure(exc: BaseException, stack: str, err: TextIO, bad_input: tuple[type[BaseException], ...] = ()) -> int:
+    """Write why a run of `stack` failed and return the verb's exit code.
+
+    2 for bad input (invalid settings, a missing or broken stack file, and the
+    caller's own `bad_input` types), 1 for an engine or program error.
+    """
+    from components.config import ConfigError  # imports pulumi: only when a run failed
+
+    if isinstance(exc, (ConfigError, SettingsFileError, *bad_input)):
+        err.write(f"error: {exc}\n")
+        return 2
+    if isinstance(exc, EngineError):
+        err.write(f"error: {exc}\n")
+        return 1
+    trace = "".join(traceback.format_exception(exc))
+    err.write(f"error: the program failed on stack {stack!r}:\n{trace}")
+    return 1
 
 
 class EngineError(Exception):

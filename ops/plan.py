@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import traceback
 from typing import Any, TextIO
 
-from components.config import ConfigError
 from ops import cost, engine, policy
 from ops.pricing import PriceDataError
 
@@ -140,15 +138,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
     try:
         run = engine.run(args.stack)
         estimate = cost.estimate(run)
-    except (ConfigError, engine.SettingsFileError, PriceDataError) as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    except engine.EngineError as exc:
-        err.write(f"error: {exc}\n")
-        return 1
-    except Exception:  # noqa: BLE001 any program error: show it, exit 1
-        err.write(f"error: the program failed on stack {args.stack!r}:\n{traceback.format_exc()}")
-        return 1
+    except Exception as exc:  # noqa: BLE001 every failure is reported with its exit code
+        return engine.report_failure(exc, args.stack, err, bad_input=(PriceDataError,))
     try:
         findings = policy.evaluate(run)
     except policy.PolicyConfigError as exc:

@@ -7,7 +7,6 @@ different settings calls `simulate(stack, **overrides)` for a run of its own.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,9 +41,6 @@ def require_tool(name: str, install: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed; install it with: {install} (or run `make system-deps`)")
     return path
-
-
-Simulate = Callable[..., engine.Run]
 
 
 # ----------------------------------------------------------------- containers (issue 4)

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from ops import plan
-from ops.__main__ import main
+from ops.__main__ import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _plan(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    args = __import__("ops.__main__", fromlist=["build_parser"]).build_parser().parse_args(["plan", *argv])
+    args = build_parser("plan").parse_args(["plan", *argv])
     code = plan.main(args, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
