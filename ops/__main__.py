@@ -7,7 +7,10 @@ Each verb lives in its own module with `add_arguments(parser)` and
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import importlib
+import os
 import sys
 
 VERBS = {
@@ -43,5 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.handler(args))
 
 
+def exit_now(code: int) -> None:
+    """End the process with `code` once output is flushed and exit handlers have run.
+
+    It skips only the interpreter's teardown of every live object: after a plan that
+    is the whole simulated stack, and freeing it one object at a time took ~0.6 s
+    for memory the operating system takes back at once.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()  # what a normal exit runs first: temp-dir cleanup, logging flush
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # A verb is one bounded job and the process ends with it, so the cyclic garbage
+    # collector has nothing worth reclaiming: a plan keeps its ~230k objects alive to
+    # the end, and collecting them cost 0.7 s with the same peak memory (145 MB).
+    gc.disable()
+    exit_now(main())

@@ -15,6 +15,8 @@ run into the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import runpy
 import sys
@@ -236,6 +238,28 @@ def plain_strings(value: Any) -> Iterator[str]:
 
 Program = Callable[[], None]
 
+# The Pulumi runtime keeps process-wide state (the mocks, the root stack), so two
+# runs at once would trample each other: callers on several threads take turns.
+_one_run_at_a_time = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a run, and restore it as it was.
+
+    A run allocates a few hundred thousand objects (the SDK's type annotations,
+    resources, outputs) that stay reachable until it ends, so the collector would
+    walk them hundreds of times and free nearly nothing: on a prod plan that was
+    0.7 s in ~660 collections, for the same peak memory.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 def _main_program(root: Path) -> Program:
     def program() -> None:
@@ -276,8 +300,9 @@ def run(
             result["error"] = exc
 
     thread = threading.Thread(target=target, name=f"simulated-engine-{stack}")
-    thread.start()
-    thread.join()
+    with _one_run_at_a_time, _collector_paused():
+        thread.start()
+        thread.join()
     if "error" in result:
         raise result["error"]
     return result["run"]

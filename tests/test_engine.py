@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
@@ -129,3 +133,57 @@ def test_secret_outputs_stay_secret_when_registrations_interleave() -> None:
     assert not any(
         isinstance(v, engine.Secret) for b in run.of_type("aws:s3/bucket:Bucket") for v in b.outputs.values()
     )
+
+
+def test_collector_is_paused_during_a_run_and_back_on_after() -> None:
+    seen: list[bool] = []
+
+    def program() -> None:
+        seen.append(gc.isenabled())
+        aws.s3.Bucket("b")
+
+    assert gc.isenabled()
+    simulate("staging", program)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_collector_stays_off_after_a_run_when_the_caller_had_it_off() -> None:
+    gc.disable()
+    try:
+        simulate("staging", lambda: None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_runs_started_on_two_threads_take_turns() -> None:
+    """The Pulumi runtime's state is process-wide: a second run waits for the first to end."""
+    active: list[int] = []
+    overlap: list[int] = []
+
+    def program() -> None:
+        active.append(1)
+        overlap.append(len(active))
+        aws.s3.Bucket("b")
+        time.sleep(0.2)
+        active.pop()
+
+    results: list[engine.Run] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(simulate("staging", program))
+        except BaseException as exc:  # noqa: BLE001 reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert overlap == [1, 1]
+    assert [[r.name for r in run.resources] for run in results] == [["b"], ["b"]]
+    assert gc.isenabled()

@@ -107,5 +107,14 @@ def test_cli_entry_point_runs_as_a_module() -> None:
     assert json.loads(result.stdout)["stack"] == "staging"
 
 
+def test_cli_exit_code_and_error_reach_the_shell() -> None:
+    """The module entry point ends the process itself; its code and message must survive that."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "plan", "--stack", "qa"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Pulumi.qa.yaml" in result.stderr
+
+
 def test_main_returns_the_verb_exit_code() -> None:
     assert main(["plan", "--stack", "qa"]) == 2
