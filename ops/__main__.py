@@ -13,6 +13,8 @@ import importlib
 import os
 import sys
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+
 VERBS = {
     "plan": ("ops.plan", "offline preview of a stack on the simulated engine"),
     "backup": ("ops.backup", "verify a stack's backups, or restore one (PITR) and verify the data"),
@@ -64,4 +66,13 @@ if __name__ == "__main__":
     # collector has nothing worth reclaiming: a plan keeps its ~230k objects alive to
     # the end, and collecting them cost 0.7 s with the same peak memory (145 MB).
     gc.disable()
-    exit_now(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`ops plan | head`): nothing more can be shown. As the
+        # Python docs advise, stdout now points at devnull so that the exit cannot fail
+        # on it again; the code is the shell's for a command ended by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
+    exit_now(code)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ops import plan
-from ops.__main__ import build_parser, main
+from ops.__main__ import EXIT_BROKEN_PIPE, build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,6 +114,22 @@ def test_cli_exit_code_and_error_reach_the_shell() -> None:
     )
     assert result.returncode == 2
     assert "Pulumi.qa.yaml" in result.stderr
+
+
+def test_cli_output_cut_short_by_the_reader_ends_quietly() -> None:
+    """`ops plan | head`: the reader is gone before the plan prints; no traceback, the shell's code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "plan", "--stack", "staging"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the plan prints nothing before its run ends, seconds from now
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_BROKEN_PIPE, stderr
+    assert "Traceback" not in stderr
 
 
 def test_main_returns_the_verb_exit_code() -> None:
