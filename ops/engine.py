@@ -250,7 +250,7 @@ def _collector_paused() -> Iterator[None]:
     A run allocates a few hundred thousand objects (the SDK's type annotations,
     resources, outputs) that stay reachable until it ends, so the collector would
     walk them hundreds of times and free nearly nothing: on a prod plan that was
-    0.7 s in ~660 collections, for the same peak memory.
+    0.7 s in ~660 collections, to keep the peak at 143 MB instead of 146 MB.
     """
     was_enabled = gc.isenabled()
     gc.disable()
