@@ -1,11 +1,13 @@
 """Shared fixtures: one run of the real program per stack on the simulated engine.
 
-Runs are session-scoped because every test only reads them; a test that needs
-different settings calls `simulate(stack, **overrides)` for a run of its own.
+Each stack runs once per session (`shipped`) because every test only reads the
+run; a test that needs different settings calls `simulate(stack, **overrides)` for
+a run of its own.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 from typing import Any
 
@@ -20,19 +22,25 @@ def simulate(stack: str, program: engine.Program | None = None, **overrides: Any
     return engine.run(stack, program=program, overrides=overrides)
 
 
+@functools.cache
+def shipped(stack: str) -> engine.Run:
+    """The run of a shipped stack with its own settings, shared by the whole session."""
+    return simulate(stack)
+
+
 @pytest.fixture(scope="session")
 def staging() -> engine.Run:
-    return simulate("staging")
+    return shipped("staging")
 
 
 @pytest.fixture(scope="session")
 def prod() -> engine.Run:
-    return simulate("prod")
+    return shipped("prod")
 
 
 @pytest.fixture(scope="session", params=STACKS)
 def stack_run(request: pytest.FixtureRequest) -> engine.Run:
-    return simulate(request.param)
+    return shipped(request.param)
 
 
 def require_tool(name: str, install: str) -> str:

@@ -12,11 +12,6 @@ from ops import cost, engine, policy
 RULE = "cost-within-budget"
 
 
-@pytest.fixture(scope="module")
-def prod_run() -> engine.Run:
-    return engine.run("prod")
-
-
 def _findings(run: engine.Run, budget: float, preview: bool = False) -> list[policy.Finding]:
     config = copy.deepcopy(policy.load_config(run.stack))
     config[RULE]["monthlyBudgetUsd"] = budget
@@ -33,21 +28,21 @@ def test_the_rule_config_matches_the_stack_settings(stack: str) -> None:
     assert settings["snapshotRetentionDays"] == config.snapshot_retention_days
 
 
-def test_within_budget_the_rule_passes(prod_run) -> None:
-    assert _findings(prod_run, cost.estimate(prod_run).total_usd + 1) == []
+def test_within_budget_the_rule_passes(prod: engine.Run) -> None:
+    assert _findings(prod, cost.estimate(prod).total_usd + 1) == []
 
 
-def test_over_budget_the_rule_fails_with_the_estimated_amounts(prod_run) -> None:
-    total = cost.estimate(prod_run).total_usd
-    (finding,) = _findings(prod_run, 100)
+def test_over_budget_the_rule_fails_with_the_estimated_amounts(prod: engine.Run) -> None:
+    total = cost.estimate(prod).total_usd
+    (finding,) = _findings(prod, 100)
     assert finding.level == "mandatory"
     assert f"estimated ${total:.2f}/month is over the $100.00 budget by ${total - 100:.2f}" in finding.message
 
 
-def test_at_first_preview_the_rule_still_prices_the_stack(prod_run) -> None:
+def test_at_first_preview_the_rule_still_prices_the_stack(prod: engine.Run) -> None:
     """Values computed from other resources are unknown then; the estimate stays within a dollar."""
-    total = cost.estimate(prod_run).total_usd
-    (finding,) = _findings(prod_run, 100, preview=True)
+    total = cost.estimate(prod).total_usd
+    (finding,) = _findings(prod, 100, preview=True)
     match = re.search(r"estimated \$([0-9.]+)/month is over the \$100.00 budget by \$([0-9.]+)", finding.message)
     assert match, finding.message
     assert float(match[1]) == pytest.approx(total, abs=1.0)

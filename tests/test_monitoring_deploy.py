@@ -22,25 +22,17 @@ from ops import engine, plan
 from ops import monitoring_config as verb
 from ops.__main__ import build_parser
 from ops.monitoring_config import CONTAINER, MONITORING, config_digest, delivered_files
-from tests.conftest import STACKS, require_tool
+from tests.conftest import STACKS, require_tool, shipped
 from tests.test_monitoring_rules import PROMTOOL_HINT, catalogue
-
-_RUNS: dict[str, engine.Run] = {}
-
-
-def monitored(stack: str) -> engine.Run:
-    if stack not in _RUNS:
-        _RUNS[stack] = engine.run(stack)
-    return _RUNS[stack]
 
 
 def prometheus_doc(stack: str) -> dict:
-    return yaml.safe_load(delivered_files(monitored(stack), "prometheus")[mc.PROMETHEUS_CONFIG])
+    return yaml.safe_load(delivered_files(shipped(stack), "prometheus")[mc.PROMETHEUS_CONFIG])
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_committed_prometheus_yml_is_what_the_stack_delivers(stack: str) -> None:
-    delivered = delivered_files(monitored(stack), "prometheus")[mc.PROMETHEUS_CONFIG]
+    delivered = delivered_files(shipped(stack), "prometheus")[mc.PROMETHEUS_CONFIG]
     committed = mc.rendered_prometheus_path(stack)
     assert committed.is_file() and committed.read_text() == delivered, (
         f"{committed} is out of date: run `python -m ops monitoring-config --stack {stack} --write`"
@@ -51,7 +43,7 @@ def test_committed_prometheus_yml_is_what_the_stack_delivers(stack: str) -> None
 def test_promtool_accepts_the_delivered_prometheus_config(tmp_path: Path, stack: str) -> None:
     """Full check, rule files and the token file included: the container paths are laid out under tmp."""
     promtool = require_tool("promtool", PROMTOOL_HINT)
-    run = monitored(stack)
+    run = shipped(stack)
     files = delivered_files(run, "prometheus")
     token = tmp_path / "run" / "secrets" / "metrics_token"
     token.parent.mkdir(parents=True)
@@ -77,7 +69,7 @@ def test_promtool_accepts_the_delivered_prometheus_config(tmp_path: Path, stack:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_service_with_metrics_has_its_scrape_job(stack: str) -> None:
-    run = monitored(stack)
+    run = shipped(stack)
     jobs = {j["job_name"]: j for j in prometheus_doc(stack)["scrape_configs"]}
     containers = {r.name for r in run.of_type(CONTAINER)}
     expected = {"traefik", "directus", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter"}
@@ -120,7 +112,7 @@ def test_every_job_the_metric_list_relies_on_is_scraped() -> None:
 
 @pytest.mark.parametrize(("stack", "size"), [("staging", "3GB"), ("prod", "8GB")])
 def test_prometheus_retention_is_sized_from_the_data_volume(stack: str, size: str) -> None:
-    command = monitored(stack).one(CONTAINER, "prometheus").inputs["command"]
+    command = shipped(stack).one(CONTAINER, "prometheus").inputs["command"]
     assert f"--storage.tsdb.retention.size={size}" in command
     assert "--web.enable-lifecycle" not in command
     assert mc.retention_size_gb(20) == 2 and mc.retention_size_gb(50) == 5 and mc.retention_size_gb(2000) == 8
@@ -129,7 +121,7 @@ def test_prometheus_retention_is_sized_from_the_data_volume(stack: str, size: st
 @pytest.mark.parametrize("stack", STACKS)
 def test_alertmanager_gets_the_stack_topic_and_amtool_accepts_it(tmp_path: Path, stack: str) -> None:
     amtool = require_tool("amtool", "apt-get install prometheus-alertmanager")
-    run = monitored(stack)
+    run = shipped(stack)
     topic_arn = run.outputs["alertTopicArn"]
     files = delivered_files(run, "alertmanager")
     doc = yaml.safe_load(files[mc.ALERTMANAGER_CONFIG])
@@ -148,13 +140,13 @@ def test_alertmanager_gets_the_stack_topic_and_amtool_accepts_it(tmp_path: Path,
 
 
 def test_grafana_is_routed_at_its_host_with_the_password_from_a_file() -> None:
-    grafana = monitored("prod").one(CONTAINER, "grafana")
+    grafana = shipped("prod").one(CONTAINER, "grafana")
     envs = dict(e.split("=", 1) for e in grafana.inputs["envs"])
     assert envs["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
     assert "GF_SECURITY_ADMIN_PASSWORD" not in envs and envs["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     labels = {entry["label"]: entry["value"] for entry in grafana.inputs["labels"]}
     assert labels["traefik.http.routers.grafana-app.rule"] == "Host(`grafana.quintas-crm.example`)"
-    files = delivered_files(monitored("prod"), "grafana")
+    files = delivered_files(shipped("prod"), "grafana")
     assert {
         f"{mc.GRAFANA_DASHBOARDS}/{b}.json" for b in ("host", "containers", "postgresql", "traffic", "backups")
     } <= set(files)
@@ -164,7 +156,7 @@ def test_grafana_is_routed_at_its_host_with_the_password_from_a_file() -> None:
 def test_changing_a_rule_file_changes_only_the_prometheus_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = {s: config_digest(monitored("staging"), s) for s in MONITORING}
+    before = {s: config_digest(shipped("staging"), s) for s in MONITORING}
     copy = tmp_path / "prometheus"
     shutil.copytree(mc.PROMETHEUS_DIR, copy)
     rule = copy / "rules" / "host.yml"
@@ -180,7 +172,7 @@ def test_changing_a_rule_file_changes_only_the_prometheus_digest(
 
 
 def test_a_different_alert_topic_changes_the_alertmanager_digest() -> None:
-    staging, prod = monitored("staging"), monitored("prod")
+    staging, prod = shipped("staging"), shipped("prod")
     assert config_digest(staging, "alertmanager") != config_digest(prod, "alertmanager")
     assert config_digest(staging, "grafana") == config_digest(prod, "grafana")
 
@@ -191,7 +183,7 @@ def test_plan_shows_the_monitoring_containers_with_their_config_digests() -> Non
     text = out.getvalue()
     for service in MONITORING:
         assert f"docker:index/container:Container  {service}" in text
-        assert f'"label": "{CONFIG_DIGEST_LABEL}", "value": "{config_digest(monitored("staging"), service)}"' in text
+        assert f'"label": "{CONFIG_DIGEST_LABEL}", "value": "{config_digest(shipped("staging"), service)}"' in text
 
 
 def _verb(argv: list[str]) -> tuple[int, str, str]:
@@ -201,11 +193,11 @@ def _verb(argv: list[str]) -> tuple[int, str, str]:
 
 
 def test_verb_lists_digests_and_checks_the_committed_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(verb.engine, "run", lambda stack: monitored(stack))
+    monkeypatch.setattr(verb.engine, "run", lambda stack: shipped(stack))
     code, out, _ = _verb(["--stack", "prod"])
     assert code == 0
     for service in MONITORING:
-        assert f"{service}: {CONFIG_DIGEST_LABEL}={config_digest(monitored('prod'), service)}" in out
+        assert f"{service}: {CONFIG_DIGEST_LABEL}={config_digest(shipped('prod'), service)}" in out
     assert _verb(["--stack", "prod", "--check"])[0] == 0
     stale = tmp_path / "prometheus.prod.yml"
     stale.write_text("global: {}\n")
