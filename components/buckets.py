@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import assume_role_policy, policy_document
+from components.iam import policy_document, service_role
 
 ABORT_MULTIPART_DAYS = 7
 ACCESS_LOG_PREFIX = "alb"
@@ -242,13 +242,13 @@ class Buckets(pulumi.ComponentResource):
                 self,
                 provider=provider,
             )
-        role = aws.iam.Role(
+        role = service_role(
             "replication",
             name=f"{args.name}-s3-replication",
+            service="s3.amazonaws.com",
             description="S3 replicates the backups and uploads buckets to the replica region",
-            assume_role_policy=assume_role_policy("s3.amazonaws.com"),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=args.tags,
+            parent=self,
         )
         pairs = [(sources[p].arn, self.replicas[p].arn) for p in sources]
         aws.iam.RolePolicy(

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import assume_role_policy, policy_document
+from components.iam import policy_document, service_role
 from components.registry import repository_prefix
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -112,13 +112,13 @@ class AppHost(pulumi.ComponentResource):
         super().__init__("quintas:host:AppHost", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        role = aws.iam.Role(
+        role = service_role(
             "host",
             name=f"{args.name}-host",
+            service="ec2.amazonaws.com",
             description="The Quintas CRM host and its containers (through IMDSv2)",
-            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            tags=dict(args.tags),
-            opts=child,
+            tags=args.tags,
+            parent=self,
         )
         aws.iam.RolePolicyAttachment("ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
         aws.iam.RolePolicy(

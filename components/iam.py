@@ -1,10 +1,13 @@
-"""IAM policy documents shared by the components: trust policies and the document wrapper."""
+"""IAM shared by the components: the policy document wrapper, trust policies, service roles."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pulumi
+import pulumi_aws as aws
 
 
 def policy_document(statements: Sequence[dict[str, Any]]) -> str:
@@ -14,3 +17,17 @@ def policy_document(statements: Sequence[dict[str, Any]]) -> str:
 def assume_role_policy(service: str) -> str:
     """A trust policy that lets one AWS service principal (e.g. ec2.amazonaws.com) assume the role."""
     return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+def service_role(
+    resource_name: str, *, name: str, service: str, description: str, tags: Mapping[str, str], parent: pulumi.Resource
+) -> aws.iam.Role:
+    """A role only the AWS service `service` may assume; its permissions are attached by the caller."""
+    return aws.iam.Role(
+        resource_name,
+        name=name,
+        description=description,
+        assume_role_policy=assume_role_policy(service),
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

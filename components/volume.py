@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import assume_role_policy, policy_document
+from components.iam import policy_document, service_role
 
 SNAPSHOT_TAG = "snapshot-policy"
 # A fixed winter date: the plan must not change with the day it runs on. DLM
@@ -83,13 +83,13 @@ class DataVolume(pulumi.ComponentResource):
 
     def _lifecycle_policy(self, args: DataVolumeArgs, volume_arn: pulumi.Output[str]) -> aws.dlm.LifecyclePolicy:
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role = service_role(
             "dlm",
             name=f"{args.name}-dlm",
+            service="dlm.amazonaws.com",
             description="Data Lifecycle Manager takes and expires the data volume's daily snapshots",
-            assume_role_policy=assume_role_policy("dlm.amazonaws.com"),
-            tags=dict(args.tags),
-            opts=child,
+            tags=args.tags,
+            parent=self,
         )
         role_policy = aws.iam.RolePolicy(
             "dlm",
