@@ -22,7 +22,6 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self._recorded: dict[str, Resource] = {}
-        self._order: list[str] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:
@@ -47,12 +46,10 @@ class RecordingMonitor(MockMonitor):
             retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
             delete_before_replace=bool(request.deleteBeforeReplace),
             ignore_changes=tuple(request.ignoreChanges),
-            depends_on=tuple(request.dependencies),
+            depends_on=tuple(sorted(request.dependencies)),
             provider=request.provider or None,
-            property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
+            property_dependencies={k: tuple(sorted(v.urns)) for k, v in request.propertyDependencies.items()},
         )
-        if urn not in self._recorded:
-            self._order.append(urn)
         self._recorded[urn] = record
         return response
 
@@ -68,4 +65,9 @@ class RecordingMonitor(MockMonitor):
         return empty_pb2.Empty()
 
     def recorded(self) -> list[Resource]:
-        return [self._recorded[urn] for urn in self._order]
+        """Every resource, ordered by URN (and dependencies sorted) so that a plan is stable.
+
+        Registrations arrive from concurrent worker threads in an order that changes
+        from one run to the next; two plans of the same code must read the same.
+        """
+        return sorted(self._recorded.values(), key=lambda r: r.urn)

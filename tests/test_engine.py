@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 import pytest
 
-from ops import engine
+from ops import engine, plan
 from tests.conftest import simulate
 
 
@@ -76,6 +77,13 @@ def test_outputs_are_realistic_and_stable_between_runs() -> None:
     assert first.outputs == second.outputs
     assert first.outputs["arn"].startswith("arn:aws:s3:::uploads-")
     assert first.outputs["zones"][:2] == ["us-east-1a", "us-east-1b"]
+
+
+def test_two_runs_of_the_same_code_give_the_same_plan(staging: engine.Run) -> None:
+    """Registrations arrive in a different order each run; the plan CI posts must not."""
+    again = simulate("staging")
+    assert [r.urn for r in again.resources] == sorted(r.urn for r in again.resources)
+    assert json.dumps(plan.build_plan(again)) == json.dumps(plan.build_plan(staging))
 
 
 def test_generated_password_is_secret_in_outputs_and_plan_text() -> None:
