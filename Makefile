@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= staging
 
-.PHONY: setup system-deps plan test lint typecheck unit bench bench-backup clean
+.PHONY: setup system-deps plan test lint typecheck unit rehearsal bench bench-backup clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,7 +30,12 @@ typecheck: setup
 unit: setup
 	$(PY) -m pytest -q
 
-test: system-deps lint typecheck unit
+# The stack's containers on a real Docker engine (stand-in images, docker-compose, every
+# check in build/rehearsal.json). Starts dockerd for the run when none answers (needs root).
+rehearsal: setup
+	bash scripts/with-docker.sh $(PY) -m rehearsal --stack $(STACK)
+
+test: system-deps lint typecheck unit rehearsal
 
 bench: setup
 	$(PY) benchmarks/plan_speed.py

@@ -250,10 +250,7 @@ class ContainerStack(pulumi.ComponentResource):
             command=list(spec.command) or None,
             envs=[_env_entry(spec.name, k, v) for k, v in spec.environment().items()],
             uploads=_uploads(spec),
-            labels=[
-                docker.ContainerLabelArgs(label="quintas.image", value=spec.image.ref),
-                *(docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()),
-            ],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()],
             healthcheck=_healthcheck(health),
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=networks[n].name, aliases=[spec.name]) for n in spec.networks

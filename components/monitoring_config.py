@@ -225,18 +225,32 @@ def internal_addresses(specs: Sequence[ServiceSpec]) -> dict[str, str]:
 
 
 def monitoring_files(
-    config: StackConfig, specs: Sequence[ServiceSpec], alert_topic_arn: pulumi.Input[str]
+    config: StackConfig,
+    specs: Sequence[ServiceSpec],
+    alert_topic_arn: pulumi.Input[str],
+    public_probes: bool = True,
 ) -> dict[str, dict[str, pulumi.Input[str]]]:
-    """Per monitoring service, the files delivered into its container (path -> content)."""
+    """Per monitoring service, the files delivered into its container (path -> content).
+
+    A plain `alert_topic_arn` gives plain files (a local render); an Output gives an
+    Output alertmanager.yml. `public_probes=False` leaves out the probes through the
+    public names, for a machine that must not reach them (ops/compose.py).
+    """
     internal = internal_addresses(specs)
     missing = sorted({"app", "cms"} - set(internal))
     if missing:
         raise ValueError(f"no service routes the {', '.join(missing)} entrypoint: nothing to probe internally")
     probes = health_probes(config.app_host, config.cms_host, APP_HEALTH_PATH, CMS_HEALTH_PATH, internal)
+    if not public_probes:
+        probes = [p for p in probes if p.probe != "public"]
     prometheus_yml = render_prometheus(config.stack, scrape_targets(specs), probes)
-    alertmanager_yml = pulumi.Output.from_input(alert_topic_arn).apply(
-        lambda arn: render_alertmanager(arn, config.region)
-    )
+    alertmanager_yml: pulumi.Input[str]
+    if isinstance(alert_topic_arn, str):
+        alertmanager_yml = render_alertmanager(alert_topic_arn, config.region)
+    else:
+        alertmanager_yml = pulumi.Output.from_input(alert_topic_arn).apply(
+            lambda arn: render_alertmanager(arn, config.region)
+        )
     return {
         "prometheus": dict(prometheus_files(prometheus_yml)),
         "alertmanager": {ALERTMANAGER_CONFIG: alertmanager_yml, **alertmanager_templates()},

@@ -223,12 +223,13 @@ def wget_check(url: str, interval: str = "15s", start_period: str = "30s") -> He
 
 
 def labels(spec: ServiceSpec, stack: str) -> dict[str, pulumi.Input[str]]:
-    """The container's labels: identity, config digest and, for a routed service, its Traefik route.
+    """The container's labels: identity (image reference, service, stack), config digest and Traefik route.
 
     A catch-all route (no host) gets the lowest priority, so a host route on the
     same entrypoint (Grafana on `app`) wins for its host.
     """
     out: dict[str, pulumi.Input[str]] = {
+        "quintas.image": spec.image.ref,
         "quintas.service": spec.name,
         "quintas.stack": stack,
         CONFIG_DIGEST_LABEL: spec.config_digest(),

@@ -3,12 +3,16 @@
     python -m ops compose --stack staging --init-secrets > docker-compose.yml
     docker-compose up
 
-The same ServiceSpecs as the host runs, changed only where a laptop differs:
+The same ServiceSpecs as the host runs, with the same configuration files for
+Prometheus, Alertmanager, blackbox and Grafana, changed only where a machine
+without the cloud differs (`LOCAL_ENV` and `_localize` list every change):
 ports bound to 127.0.0.1, named volumes instead of /srv/data, the json-file log
-driver instead of CloudWatch, MinIO in place of the S3 uploads bucket, and
-Grafana at grafana.localhost instead of its public host. Secrets are files under
-local/secrets/ that the developer creates (`--init-secrets` writes random ones
-for any missing); no real secret value is ever read or written.
+driver instead of CloudWatch, local bucket names, Grafana at grafana.localhost,
+no probes through the public names, and one local AWS API server (`aws-local`,
+moto) in place of S3 and SNS: uploads, WAL archiving, base backups and alert
+notifications all go there. Secrets are files under local/secrets/ that the
+developer creates (`--init-secrets` writes random ones for any missing); no real
+secret value is ever read or written.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import os
 import secrets as pysecrets
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,15 +30,45 @@ import yaml
 
 from components.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
 from components.config import ConfigError, StackConfig
-from components.services import DATA_ROOT, INTERNAL_NETWORKS, NETWORKS, ServiceSpec, labels, secret_path
+from components.monitoring_config import ALERTMANAGER_CONFIG, monitoring_files
+from components.services import (
+    DATA_ROOT,
+    INTERNAL_NETWORKS,
+    NETWORKS,
+    ServiceSpec,
+    labels,
+    secret_path,
+    with_config_files,
+)
 from ops import engine
 
 SECRETS_DIR = "local/secrets"
 CONFIG_DIR = "local/config"
-MINIO_IMAGE = "minio/minio:RELEASE.2025-02-28T09-55-16Z"
-MINIO_CLIENT_IMAGE = "minio/mc:RELEASE.2025-02-21T16-00-46Z"
-LOCAL_BUCKET = "uploads"
-LOCAL_SECRETS = (*SECRET_NAMES, "minio_root_user", "minio_root_password")
+# One local server for the AWS APIs the stack calls: S3 (uploads, backups) and SNS (alerts).
+LOCAL_AWS = "aws-local"
+LOCAL_AWS_IMAGE = "motoserver/moto:5.2.5"
+LOCAL_AWS_URL = f"http://{LOCAL_AWS}:5000"
+LOCAL_ACCOUNT = "123456789012"  # the account id the local server reports
+LOCAL_BUCKETS = {"uploads": "uploads", "backups": "backups"}
+# Alerts published to the local topic are kept in this queue, where they can be read back.
+ALERT_QUEUE = "alerts"
+AWS_CREDENTIALS = "aws_credentials"  # a shared-credentials file: what the instance role gives on the host
+LOCAL_SECRETS = (*SECRET_NAMES, AWS_CREDENTIALS)
+# Services that call AWS: on the host the instance role signs their calls; here the credentials file does.
+AWS_CLIENTS = ("directus", "postgres", "backup", "alertmanager")
+# Per service, the environment values a local run sets over the host's.
+LOCAL_ENV: Mapping[str, Mapping[str, str]] = {
+    "directus": {
+        "PUBLIC_URL": "http://localhost:8055",
+        "STORAGE_S3_ENDPOINT": LOCAL_AWS_URL,
+        "STORAGE_S3_FORCE_PATH_STYLE": "true",
+    },
+    # barman-cloud and the backup job use boto3, which reads AWS_ENDPOINT_URL: the stack's
+    # own archive_command and backup commands run unchanged.
+    "postgres": {"AWS_ENDPOINT_URL": LOCAL_AWS_URL},
+    "backup": {"AWS_ENDPOINT_URL": LOCAL_AWS_URL},
+    "grafana": {"GF_SERVER_ROOT_URL": "http://grafana.localhost:3000"},
+}
 
 
 class ComposeError(Exception):
@@ -57,34 +92,45 @@ def load_config(stack: str) -> StackConfig:
     return found[0]
 
 
+def local_topic_arn(config: StackConfig) -> str:
+    return f"arn:aws:sns:{config.region}:{LOCAL_ACCOUNT}:quintas-crm-{config.stack}-alerts"
+
+
 def local_specs(config: StackConfig) -> list[ServiceSpec]:
+    """The catalogue with local stand-ins for cloud values and the monitoring files rendered for it."""
     inputs = CatalogueInputs(
         repositories={image: f"quintas-crm/{image}" for image in PRIVATE_IMAGES},
-        uploads_bucket=LOCAL_BUCKET,
-        backups_bucket="backups",
+        uploads_bucket=LOCAL_BUCKETS["uploads"],
+        backups_bucket=LOCAL_BUCKETS["backups"],
         # Placeholders: Compose reads secrets from local files and never sees a value.
         secrets={name: f"<{SECRETS_DIR}/{name}>" for name in SECRET_NAMES},
     )
-    return [_localize(spec) for spec in catalogue(config, inputs)]
+    specs = catalogue(config, inputs)
+    files = monitoring_files(config, specs, local_topic_arn(config), public_probes=False)
+    return [_localize(spec) for spec in with_config_files(specs, files)]
 
 
 def _localize(spec: ServiceSpec) -> ServiceSpec:
     routing = tuple(replace(r, host=f"{spec.name}.localhost") if r.host else r for r in spec.routing)
-    env = dict(spec.env)
+    env = {**spec.env, **LOCAL_ENV.get(spec.name, {})}
     secrets = dict(spec.secrets)
     secret_env = dict(spec.secret_env)
-    if spec.name == "directus":
-        env.update(
-            PUBLIC_URL="http://localhost:8055",
-            STORAGE_S3_ENDPOINT="http://minio:9000",
-            STORAGE_S3_FORCE_PATH_STYLE="true",
-            STORAGE_S3_BUCKET=LOCAL_BUCKET,
-        )
-        secrets.update(minio_root_user="", minio_root_password="")
-        secret_env.update({"STORAGE_S3_KEY_FILE": "minio_root_user", "STORAGE_S3_SECRET_FILE": "minio_root_password"})
-    if spec.name == "grafana":
-        env["GF_SERVER_ROOT_URL"] = "http://grafana.localhost:3000"
-    return replace(spec, routing=routing, env=env, secrets=secrets, secret_env=secret_env)
+    if spec.name in AWS_CLIENTS:
+        secrets[AWS_CREDENTIALS] = ""
+        secret_env["AWS_SHARED_CREDENTIALS_FILE"] = AWS_CREDENTIALS
+    files = dict(spec.config_files)
+    if ALERTMANAGER_CONFIG in files:
+        files[ALERTMANAGER_CONFIG] = _local_alertmanager(_plain(spec, "alertmanager.yml", files[ALERTMANAGER_CONFIG]))
+    return replace(spec, routing=routing, env=env, secrets=secrets, secret_env=secret_env, config_files=files)
+
+
+def _local_alertmanager(text: str) -> str:
+    """The stack's alertmanager.yml with every SNS receiver sent to the local API server."""
+    doc = yaml.safe_load(text)
+    for receiver in doc.get("receivers", []):
+        for sns in receiver.get("sns_configs", []):
+            sns["api_url"] = LOCAL_AWS_URL
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120)
 
 
 def _plain(spec: ServiceSpec, what: str, value: object) -> str:
@@ -150,29 +196,52 @@ def render_service(spec: ServiceSpec, stack: str) -> dict[str, Any]:
     return service
 
 
-def _minio_services() -> dict[str, Any]:
-    user, password = secret_path("minio_root_user"), secret_path("minio_root_password")
-    create_bucket = (
-        f'mc alias set local http://minio:9000 "$$(cat {user})" "$$(cat {password})" '
-        f"&& mc mb --ignore-existing local/{LOCAL_BUCKET}"
+def _aws_init_script(config: StackConfig) -> str:
+    """Python run once in the local AWS server's image: the buckets, the alert topic and its recording queue."""
+    arn = local_topic_arn(config)
+    name = arn.rsplit(":", 1)[1]
+    return "\n".join(
+        [
+            "import boto3",
+            f"kw = dict(endpoint_url={LOCAL_AWS_URL!r}, region_name={config.region!r})",
+            "s3 = boto3.client('s3', **kw)",
+            f"region = {config.region!r}",
+            "where = {} if region == 'us-east-1' else {'CreateBucketConfiguration': {'LocationConstraint': region}}",
+            f"for bucket in {sorted(LOCAL_BUCKETS.values())!r}:",
+            "    s3.create_bucket(Bucket=bucket, **where)",
+            "sns, sqs = boto3.client('sns', **kw), boto3.client('sqs', **kw)",
+            f"topic = sns.create_topic(Name={name!r})['TopicArn']",
+            f"assert topic == {arn!r}, topic",
+            f"queue = sqs.create_queue(QueueName={ALERT_QUEUE!r})['QueueUrl']",
+            "queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']",
+            "sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=queue_arn)",
+            "print('local AWS ready:', topic)",
+        ]
     )
+
+
+def _local_aws_services(config: StackConfig) -> dict[str, Any]:
+    env = {"AWS_SHARED_CREDENTIALS_FILE": secret_path(AWS_CREDENTIALS)}
     return {
-        "minio": {
-            "image": MINIO_IMAGE,
-            "command": ["server", "/data", "--console-address", ":9001"],
-            "environment": {"MINIO_ROOT_USER_FILE": user, "MINIO_ROOT_PASSWORD_FILE": password},
-            "secrets": ["minio_root_user", "minio_root_password"],
-            "ports": ["127.0.0.1:9001:9001"],
-            "volumes": ["minio-data:/data"],
-            "networks": ["edge"],
-            "healthcheck": {"test": ["CMD", "mc", "ready", "local"], "interval": "10s", "retries": 5},
+        LOCAL_AWS: {
+            "image": LOCAL_AWS_IMAGE,
+            "environment": {"MOTO_PORT": "5000"},
+            "ports": ["127.0.0.1:5000:5000"],
+            # Directus and Alertmanager reach it on edge, postgres and the backup job on egress.
+            "networks": ["edge", "egress"],
+            "healthcheck": {
+                "test": ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('{LOCAL_AWS_URL}/moto-api/')"],
+                "interval": "5s",
+                "retries": 10,
+            },
         },
-        "minio-init": {
-            "image": MINIO_CLIENT_IMAGE,
-            "entrypoint": ["/bin/sh", "-c", create_bucket],
-            "secrets": ["minio_root_user", "minio_root_password"],
+        f"{LOCAL_AWS}-init": {
+            "image": LOCAL_AWS_IMAGE,
+            "entrypoint": ["python3", "-c", _aws_init_script(config)],
+            "environment": env,
+            "secrets": [AWS_CREDENTIALS],
             "networks": ["edge"],
-            "depends_on": {"minio": {"condition": "service_healthy"}},
+            "depends_on": {LOCAL_AWS: {"condition": "service_healthy"}},
             "restart": "no",
         },
     }
@@ -192,8 +261,10 @@ def _escape(value: Any) -> Any:
 def render(config: StackConfig) -> dict[str, Any]:
     specs = local_specs(config)
     services = {spec.name: _escape(render_service(spec, config.stack)) for spec in specs}
-    services.update(_minio_services())
-    services["directus"]["depends_on"]["minio-init"] = {"condition": "service_completed_successfully"}
+    services.update(_escape(_local_aws_services(config)))
+    ready = {"condition": "service_completed_successfully"}
+    for name in AWS_CLIENTS:
+        services[name].setdefault("depends_on", {})[f"{LOCAL_AWS}-init"] = ready
     volumes = sorted({v.split(":", 1)[0] for s in services.values() for v in s.get("volumes", [])})
     return {
         "services": services,
@@ -215,6 +286,16 @@ def config_files(config: StackConfig) -> dict[Path, str]:
     }
 
 
+def _secret_content(name: str) -> str:
+    if name == AWS_CREDENTIALS:  # the local API server accepts any key; the file format is the SDKs'
+        return (
+            "[default]\n"
+            f"aws_access_key_id = local{pysecrets.token_hex(8)}\n"
+            f"aws_secret_access_key = {pysecrets.token_urlsafe(32)}\n"
+        )
+    return pysecrets.token_urlsafe(32)
+
+
 def init_secrets(root: Path, err: TextIO) -> list[Path]:
     """Create every missing secret file with a random value; never overwrite one."""
     created: list[Path] = []
@@ -225,7 +306,7 @@ def init_secrets(root: Path, err: TextIO) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w") as fh:
-            fh.write(pysecrets.token_urlsafe(32))
+            fh.write(_secret_content(name))
         created.append(path)
     err.write(f"secrets: created {len(created)} missing file(s) under {root / SECRETS_DIR}\n")
     return created

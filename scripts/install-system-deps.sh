@@ -5,7 +5,9 @@
 # cloud-init (user data schema), shellcheck (scripts), docker-compose (Compose file),
 # e2fsprogs + util-linux (the data-volume mount script, run on loop-mounted images),
 # barman-cli-cloud (the backup drill's archive_command and restore,
-# run by the postgres user, so from the system Python rather than the virtualenv).
+# run by the postgres user, so from the system Python rather than the virtualenv),
+# docker.io + mmdebstrap (the rehearsal: a Docker engine and the stand-in images'
+# Debian bases), openssh-server (the rehearsal's Docker-over-SSH deploy path).
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,7 @@ packages=(
   tzdata curl
   e2fsprogs util-linux
   barman-cli-cloud
+  docker.io mmdebstrap openssh-server openssh-client
 )
 
 missing=()

@@ -45,7 +45,7 @@ def test_docker_compose_accepts_the_rendered_file(project: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert "postgres" in resolved["services"] and "minio" in resolved["services"]
+    assert "postgres" in resolved["services"] and "aws-local" in resolved["services"]
     assert resolved["networks"]["backend"]["internal"] is True
     assert resolved["secrets"]["postgres_password"]["file"] == str(project / "local/secrets/postgres_password")
     # Compose would reject an unescaped `$` in node-exporter's mount-point regex; `config`
@@ -53,18 +53,63 @@ def test_docker_compose_accepts_the_rendered_file(project: Path) -> None:
     assert any("($$|/)" in c for c in resolved["services"]["node-exporter"]["command"])
 
 
-def test_compose_has_the_same_services_as_the_host_plus_a_local_s3(project: Path) -> None:
+def test_compose_has_the_same_services_as_the_host_plus_a_local_aws_api(project: Path) -> None:
     doc = yaml.safe_load((project / "docker-compose.yml").read_text())
     services = doc["services"]
     assert list(services)[:5] == ["traefik", "frontend", "directus", "postgres", "redis"]
-    assert {"minio", "minio-init", "prometheus", "grafana", "cadvisor"} <= set(services)
+    assert {"aws-local", "aws-local-init", "prometheus", "grafana", "cadvisor"} <= set(services)
     directus = services["directus"]["environment"]
-    assert directus["STORAGE_S3_ENDPOINT"] == "http://minio:9000"
-    assert directus["STORAGE_S3_KEY_FILE"] == "/run/secrets/minio_root_user"
+    assert directus["STORAGE_S3_ENDPOINT"] == "http://aws-local:5000"
+    assert directus["AWS_SHARED_CREDENTIALS_FILE"] == "/run/secrets/aws_credentials"
     assert services["directus"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert services["postgres"]["build"] == {"context": "./services/postgres"}
     assert services["postgres"]["image"] == "quintas-crm/postgres:16-3.4-barman-1"
     assert "data-postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_every_service_that_calls_aws_reaches_the_local_api_server_not_the_cloud(project: Path) -> None:
+    """The backup job and postgres pointed at the real bucket name with no local S3 before."""
+    doc = yaml.safe_load((project / "docker-compose.yml").read_text())
+    services = doc["services"]
+    for name in ("postgres", "backup"):
+        env = services[name]["environment"]
+        assert env["AWS_ENDPOINT_URL"] == "http://aws-local:5000", name
+        assert env.get("BACKUP_BUCKET", env.get("BACKUPS_BUCKET")) == "backups", name
+        assert services[name]["depends_on"]["aws-local-init"] == {"condition": "service_completed_successfully"}
+    assert {"edge", "egress"} <= set(services["aws-local"]["networks"])
+    init = " ".join(services["aws-local-init"]["entrypoint"])
+    assert "create_bucket" in init and "'backups', 'uploads'" in init and "quintas-crm-staging-alerts" in init
+
+
+def test_compose_delivers_the_monitoring_services_their_stack_files(project: Path) -> None:
+    """Prometheus, Alertmanager, blackbox and Grafana ran on image defaults locally before."""
+    doc = yaml.safe_load((project / "docker-compose.yml").read_text())
+    mounts = {name: service.get("volumes", []) for name, service in doc["services"].items()}
+    for service, path in (
+        ("prometheus", "/etc/prometheus/prometheus.yml"),
+        ("prometheus", "/etc/prometheus/rules/availability.yml"),
+        ("alertmanager", "/etc/alertmanager/alertmanager.yml"),
+        ("blackbox-exporter", "/etc/blackbox_exporter/config.yml"),
+        ("grafana", "/etc/grafana/provisioning/datasources/prometheus.yml"),
+    ):
+        source = f"./local/config/{service}{path}"
+        assert f"{source}:{path}:ro" in mounts[service]
+        assert (project / source).read_text()
+    prometheus = yaml.safe_load((project / "local/config/prometheus/etc/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert {"postgres-exporter", "directus", "probe-internal"} <= set(jobs)
+    # No probe through the public names: a local run must not reach the internet.
+    assert "probe-public" not in jobs
+    alertmanager = yaml.safe_load((project / "local/config/alertmanager/etc/alertmanager/alertmanager.yml").read_text())
+    sns = [c for r in alertmanager["receivers"] for c in r.get("sns_configs", [])]
+    assert sns and all(c["api_url"] == "http://aws-local:5000" for c in sns)
+    assert all(c["topic_arn"] == "arn:aws:sns:us-east-1:123456789012:quintas-crm-staging-alerts" for c in sns)
+
+
+def test_local_aws_credentials_are_in_the_sdks_file_format(project: Path) -> None:
+    text = (project / "local/secrets/aws_credentials").read_text()
+    assert text.startswith("[default]\naws_access_key_id = local")
+    assert "aws_secret_access_key = " in text
 
 
 def test_compose_binds_ports_to_loopback_only(project: Path) -> None:
@@ -78,7 +123,7 @@ def test_compose_secrets_come_from_local_files_never_values(project: Path) -> No
     text = (project / "docker-compose.yml").read_text()
     for name in LOCAL_SECRETS:
         value = (project / "local/secrets" / name).read_text()
-        assert len(value) >= 32 and value not in text
+        assert len(value) >= 32 and value not in text and value.strip() not in text
     doc = yaml.safe_load(text)
     assert set(doc["secrets"]) == set(LOCAL_SECRETS)
     assert doc["services"]["directus"]["environment"]["SECRET_FILE"] == "/run/secrets/directus_secret"

@@ -1,0 +1,145 @@
+"""`python -m rehearsal [--stack staging]`: the stack's containers running for real, checked as an operator would.
+
+Builds the stand-in images (rehearsal/images.py), brings the stack up from the
+`ops compose` render with docker-compose on loopback and the containers' own
+networks, runs every check, writes build/rehearsal.json and ends with
+`rehearsal: N passed, M failed`. Whatever happens, every container, network
+and volume of the rehearsal is removed at the end. Exit 0 only if all passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from components.backups import BackupTarget
+from components.services import ServiceSpec
+from ops import compose
+from rehearsal import checks, data, lifecycle
+from rehearsal.stack import REPO, RehearsalError, Stack, require, run
+
+LOCAL_AWS_SERVICES = (compose.LOCAL_AWS, f"{compose.LOCAL_AWS}-init")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Report:
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def add(self, name: str, ok: bool, detail: str, seconds: float) -> None:
+        self.checks.append(Check(name, ok, detail, round(seconds, 1)))
+        print(f"{'ok  ' if ok else 'FAIL'} {name} ({seconds:.1f} s): {detail}", flush=True)
+
+    def check(self, name: str, step: Callable[[], str]) -> None:
+        began = time.monotonic()
+        try:
+            detail, ok = step(), True
+        except Exception as exc:  # noqa: BLE001 a failed check is recorded; the others still run
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+        self.add(name, ok, detail, time.monotonic() - began)
+
+
+def rehearsed(stack: Stack) -> tuple[list[str], dict[str, str]]:
+    """The services whose image exists here, and the others with the reason."""
+    skipped: dict[str, str] = {}
+    services: list[str] = []
+    for name, service in stack.document["services"].items():
+        if name in LOCAL_AWS_SERVICES:
+            continue
+        image = service["image"]
+        if run(["docker", "image", "inspect", image], check=False):
+            services.append(name)
+        else:
+            skipped[name] = f"no stand-in image for {image} (no Debian, npm or PyPI package): statically checked only"
+    return services, skipped
+
+
+def run_checks(stack: Stack, services: list[str], report: Report) -> None:
+    specs = [stack.specs[n] for n in services]
+    for name, (ok, detail, took) in checks.healthy_within_start_period(stack, services).items():
+        report.add(f"healthy:{name}", ok, detail, took)
+    target = BackupTarget(bucket=compose.LOCAL_BUCKETS["backups"], stack=stack.config.stack)
+    running = set(services)
+    report.check("targets-up", lambda: checks.targets_up(stack, running))
+    report.check("pg_up", lambda: checks.pg_up(stack))
+    report.check("rules-loaded", lambda: checks.rules_loaded(stack))
+    report.check("wal-archived", lambda: data.wal_archived(stack, target))
+    report.check("backup-job", lambda: data.backup_job(stack, target))
+    report.check("restore-from-s3", lambda: data.restore_from_s3(stack, target))
+    report.check("directus-health", lambda: data.directus_health(stack))
+    report.check("compose-equals-plan", lambda: lifecycle.compose_equals_plan(stack, services))
+    report.check("alert-delivered", lambda: checks.alert_delivered(stack))
+    for spec in _by_replacement(specs, "create-first"):
+        report.check(f"replace:{spec.name}", lambda spec=spec: lifecycle.replace_create_first(stack, spec))
+    for spec in _by_replacement(specs, "delete-first"):
+        report.check(f"stop:{spec.name}", lambda spec=spec: lifecycle.stop_delete_first(stack, spec))
+
+
+def _by_replacement(specs: list[ServiceSpec], kind: str) -> list[ServiceSpec]:
+    return [s for s in specs if s.replacement == kind]
+
+
+def rehearse(stack_name: str, out: Path) -> int:
+    require("docker", "apt-get install docker.io")
+    require("docker-compose", "apt-get install docker-compose")
+    if not run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False).strip():
+        raise RehearsalError("no Docker engine answers: start one (as root: dockerd --storage-driver=vfs &)")
+    from rehearsal.images import build_all  # the image builder needs mmdebstrap only when used
+
+    config = compose.load_config(stack_name)
+    stack = Stack(config, REPO / "build" / "rehearsal" / stack_name)
+    report = Report()
+    result: dict[str, Any] = {"stack": stack_name, "checks": [], "images": {}, "not_rehearsed": {}}
+    began = time.monotonic()
+    try:
+        result["images"] = build_all(stack_name, print)
+        stack.render(checks.rehearsal_rules(stack))
+        stack.down()  # leftovers of an interrupted run
+        services, result["not_rehearsed"] = rehearsed(stack)
+        print(f"rehearsal: starting {len(services)} services: {', '.join(services)}", flush=True)
+        stack.up([*services, *LOCAL_AWS_SERVICES])
+        run_checks(stack, services, report)
+    except Exception as exc:  # noqa: BLE001 recorded as a failed step; teardown still runs
+        report.add("setup", False, f"{type(exc).__name__}: {exc}", time.monotonic() - began)
+    finally:
+        stack.down()
+    result["checks"] = [asdict(c) for c in report.checks]
+    result["seconds"] = round(time.monotonic() - began, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    passed = sum(c.ok for c in report.checks)
+    failed = len(report.checks) - passed
+    print(f"rehearsal: {passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
+    parser.add_argument("--stack", default="staging", help="stack whose services to rehearse (default: staging)")
+    parser.add_argument("--out", default="build/rehearsal.json", help="where to write the report")
+    args = parser.parse_args(argv)
+    # A stopped run (CI timeout, Ctrl-C) still tears down: SIGTERM becomes an exit through `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return rehearse(args.stack, Path(args.out))
+    except RehearsalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The rehearsal's lifecycle checks: replacements as `pulumi up` makes them, and the render against the plan.
+
+- `replace:<service>` (create-first): a second container of the same spec
+  starts and turns healthy while the first still runs; then the first stops.
+- `stop:<service>` (delete-first): the container stops within its grace period
+  on its own stop signal, and a new one on the same volumes turns healthy
+  (postgres: without crash recovery).
+- `compose-equals-plan`: what runs equals the Container inputs of the plan,
+  except for the local substitutions listed in `substitutions()`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from components.catalogue import PRIVATE_IMAGES
+from components.services import CONFIG_DIGEST_LABEL, ServiceSpec, secret_path
+from ops import compose, engine
+from rehearsal.checks import CheckFailed
+from rehearsal.stack import Stack, run
+
+CONTAINER = "docker:index/container:Container"
+# What postgres logs when it starts on a directory that was not shut down cleanly.
+CRASH_RECOVERY = ("was not properly shut down", "automatic recovery in progress", "database system was interrupted")
+
+
+def replace_create_first(stack: Stack, spec: ServiceSpec) -> str:
+    first = stack.container(spec.name)
+    stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{spec.name}=2", spec.name)
+    second = next(c for c in stack.container_ids(spec.name) if c != first)
+    assert spec.health is not None
+    began = time.monotonic()
+    stack.wait_healthy(second, spec.health.seconds_to_healthy() + 30)
+    took = time.monotonic() - began
+    if not stack.inspect(first)["State"]["Running"]:
+        raise CheckFailed(f"the first {spec.name} container stopped before the second turned healthy")
+    run(["docker", "stop", "-t", str(spec.stop_grace_seconds), first])
+    run(["docker", "rm", "-v", first])
+    if stack.inspect(second)["State"]["Health"]["Status"] != "healthy":
+        raise CheckFailed(f"the second {spec.name} container is not healthy once the first is gone")
+    return f"second container healthy after {took:.0f} s beside the first; first stopped and removed"
+
+
+def stop_delete_first(stack: Stack, spec: ServiceSpec) -> str:
+    old = stack.container(spec.name)
+    began = time.monotonic()
+    run(["docker", "stop", "-t", str(spec.stop_grace_seconds), old], timeout=spec.stop_grace_seconds + 60)
+    took = time.monotonic() - began
+    code = stack.inspect(old)["State"]["ExitCode"]
+    if took >= spec.stop_grace_seconds or code == 137:
+        raise CheckFailed(f"not stopped by its stop signal within {spec.stop_grace_seconds} s (exit {code})")
+    stack.compose("up", "-d", "--no-deps", "--force-recreate", spec.name)
+    new = stack.container(spec.name)
+    assert spec.health is not None
+    stack.wait_healthy(new, spec.health.seconds_to_healthy() + 30)
+    detail = f"stopped in {took:.1f} s (grace {spec.stop_grace_seconds} s, exit {code}); replacement healthy"
+    if spec.name == "postgres":
+        logs = subprocess.run(["docker", "logs", new], capture_output=True, text=True, timeout=60, check=False)
+        log = logs.stdout + logs.stderr
+        found = [line for line in log.splitlines() if any(m in line for m in CRASH_RECOVERY)]
+        if found:
+            raise CheckFailed(f"postgres started with crash recovery: {found[0]}")
+        detail += ", started without crash recovery"
+    return detail
+
+
+# compose-equals-plan
+
+
+def substitutions(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Per service, the differences a local run is allowed: env names, mounts, labels."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in stack.specs:
+        env = set(compose.LOCAL_ENV.get(name, {}))
+        mounts: set[str] = set()
+        if name in compose.AWS_CLIENTS:
+            env.add("AWS_SHARED_CREDENTIALS_FILE")
+            mounts.add(secret_path(compose.AWS_CREDENTIALS))
+        labels = {"quintas.image"} if stack.specs[name].image.local else set()
+        if name in ("prometheus", "alertmanager"):  # no public probes; SNS at the local API server
+            labels.add(CONFIG_DIGEST_LABEL)
+        labels |= {
+            k for k in _compose_labels(stack, name) if ".rule" in k and "Host(" in _compose_labels(stack, name)[k]
+        }
+        out[name] = {"env": env, "mounts": mounts, "labels": labels}
+    return out
+
+
+def _compose_labels(stack: Stack, name: str) -> dict[str, str]:
+    return stack.document["services"][name].get("labels", {})
+
+
+def planned(stack_name: str) -> dict[str, dict[str, Any]]:
+    """The Container inputs of `ops plan` for the stack, as comparable values per service."""
+    result = engine.run(stack_name)
+    out: dict[str, dict[str, Any]] = {}
+    for r in result.of_type(CONTAINER):
+        inputs = engine.reveal(r.inputs)
+        health = inputs["healthcheck"]
+        out[r.name] = {
+            "command": list(inputs.get("command") or []),
+            "env": {e.split("=", 1)[0] for e in inputs.get("envs", [])},
+            "mounts": {v["containerPath"] for v in inputs.get("volumes") or []}
+            | {u["file"] for u in inputs.get("uploads") or []},
+            "networks": {n["name"] for n in inputs.get("networksAdvanced") or []},
+            "network_mode": inputs.get("networkMode"),
+            "health": [
+                health["tests"],
+                health["interval"],
+                health["timeout"],
+                int(health["retries"]),
+                health["startPeriod"],
+            ],
+            "labels": {item["label"]: item["value"] for item in inputs.get("labels", [])},
+        }
+    return out
+
+
+def _duration(ns: int) -> str:
+    seconds = ns // 1_000_000_000
+    return f"{seconds // 60}m" if seconds % 60 == 0 and seconds >= 60 and seconds % 3600 else f"{seconds}s"
+
+
+def running(stack: Stack, name: str) -> dict[str, Any]:
+    data = stack.inspect(stack.container(name))
+    image_config = json.loads(run(["docker", "image", "inspect", "--format", "{{json .Config}}", data["Image"]]))
+    image_env = {e.split("=", 1)[0] for e in image_config.get("Env") or []}
+    image_volumes = set(image_config.get("Volumes") or {})
+    config = data["Config"]
+    health = config.get("Healthcheck") or {}
+    return {
+        "image": config["Image"],
+        "command": config.get("Cmd") or [],
+        "image_command": image_config.get("Cmd") or [],
+        "env": {e.split("=", 1)[0] for e in config.get("Env") or []} - image_env,
+        "mounts": {m["Destination"] for m in data["Mounts"]},
+        "image_volumes": image_volumes,
+        "networks": set(data["NetworkSettings"]["Networks"]),
+        "network_mode": data["HostConfig"]["NetworkMode"],
+        "health": [
+            health.get("Test", [])[:],
+            _duration(health.get("Interval", 0)),
+            _duration(health.get("Timeout", 0)),
+            health.get("Retries"),
+            _duration(health.get("StartPeriod", 0)),
+        ],
+        "labels": {k: v for k, v in (config.get("Labels") or {}).items() if not k.startswith("com.docker.compose.")},
+    }
+
+
+def compose_equals_plan(stack: Stack, services: Iterable[str]) -> str:
+    plan = planned(stack.config.stack)
+    allowed = substitutions(stack)
+    problems: list[str] = []
+    for name in services:
+        problems += [f"{name}: {p}" for p in _differences(name, plan[name], running(stack, name), allowed[name])]
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    names = ", ".join(sorted(services))
+    return f"images, commands, env names, mounts, networks, health checks and labels equal the plan for {names}"
+
+
+def _differences(name: str, want: dict[str, Any], got: dict[str, Any], allowed: dict[str, Any]) -> list[str]:
+    p: list[str] = []
+    ref = want["labels"].get("quintas.image", "")
+    local = got["image"]
+    same_image = ref == local or (
+        any(f"/{image}:" in ref for image in PRIVATE_IMAGES) and ref.rsplit(":", 1)[1] == local.rsplit(":", 1)[1]
+    )
+    if not same_image:
+        p.append(f"image {local} != planned {ref}")
+    if want["command"] and got["command"] != want["command"]:
+        p.append(f"command {got['command']} != planned {want['command']}")
+    if not want["command"] and got["command"] != got["image_command"]:
+        p.append(f"command {got['command']} set, the plan leaves the image's")
+    extra_env = got["env"] - want["env"] - allowed["env"]
+    missing_env = want["env"] - got["env"]
+    if extra_env or missing_env:
+        p.append(f"env names: extra {sorted(extra_env)}, missing {sorted(missing_env)}")
+    mounts = got["mounts"] - allowed["mounts"] - (got["image_volumes"] - want["mounts"])
+    if mounts != want["mounts"]:
+        p.append(f"mounts: extra {sorted(mounts - want['mounts'])}, missing {sorted(want['mounts'] - mounts)}")
+    if want["network_mode"] == "host":
+        if got["network_mode"] != "host":
+            p.append(f"network mode {got['network_mode']}, planned host")
+    elif got["networks"] != want["networks"]:
+        p.append(f"networks {sorted(got['networks'])} != planned {sorted(want['networks'])}")
+    if got["health"] != want["health"]:
+        p.append(f"health check {got['health']} != planned {want['health']}")
+    keys = (set(got["labels"]) | set(want["labels"])) - allowed["labels"]
+    diff = sorted(k for k in keys if got["labels"].get(k) != want["labels"].get(k))
+    if diff:
+        p.append(f"labels differ: {', '.join(diff)}")
+    return p

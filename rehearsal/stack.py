@@ -1,0 +1,139 @@
+"""The rehearsed stack: the `ops compose` render brought up with the real docker-compose.
+
+Everything runs inside one Compose project on the containers' own networks;
+the only published ports are on 127.0.0.1. `Stack.down()` removes every
+container, network and volume the project made, including the extra containers
+the checks start (they carry the project's label), whatever happened before.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.config import StackConfig
+from components.services import ServiceSpec
+from ops import compose
+
+PROJECT = "quintas-rehearsal"
+PROJECT_LABEL = "com.docker.compose.project"
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RehearsalError(Exception):
+    """A step of the rehearsal could not run (a tool, an image, a container)."""
+
+
+def require(tool: str, install: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise RehearsalError(f"{tool} not found: install it with `{install}` (scripts/install-system-deps.sh does)")
+    return path
+
+
+def run(argv: Sequence[str], *, timeout: float = 300, check: bool = True, input: str | None = None) -> str:
+    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
+    if check and result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise RehearsalError(f"{' '.join(argv[:4])} ... exited {result.returncode}: " + " | ".join(tail))
+    return result.stdout
+
+
+@dataclass
+class Stack:
+    """One stack's Compose project under `root` (build/rehearsal/<stack>)."""
+
+    config: StackConfig
+    root: Path
+    log: Callable[[str], None] = print
+    specs: dict[str, ServiceSpec] = field(default_factory=dict)
+    document: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, extra_files: dict[str, str] | None = None) -> None:
+        """Write docker-compose.yml, the config files and fresh local secrets, as `ops compose` does."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        (self.root / "services").symlink_to(REPO / "services")
+        compose.init_secrets(self.root, _Quiet())
+        for path, content in {**compose.config_files(self.config), **(extra_files or {})}.items():
+            (self.root / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / path).write_text(content)
+        self.document = compose.render(self.config)
+        if extra_files:
+            self._mount_extra(extra_files)
+        (self.root / "docker-compose.yml").write_text(yaml.safe_dump(self.document, sort_keys=False))
+        self.specs = {s.name: s for s in compose.local_specs(self.config)}
+
+    def _mount_extra(self, extra_files: dict[str, str]) -> None:
+        for rel in extra_files:
+            parts = Path(rel).relative_to(compose.CONFIG_DIR).parts
+            service, target = parts[0], "/" + "/".join(parts[1:])
+            self.document["services"][service].setdefault("volumes", []).append(f"./{rel}:{target}:ro")
+
+    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> str:
+        tool = require("docker-compose", "apt-get install docker-compose")
+        return run(
+            [tool, "-p", PROJECT, "-f", str(self.root / "docker-compose.yml"), *args], timeout=timeout, check=check
+        )
+
+    def up(self, services: Sequence[str]) -> None:
+        self.compose("up", "-d", "--no-build", *services, timeout=900)
+
+    def down(self) -> None:
+        """Remove everything of the project: containers (also those the checks started), networks, volumes."""
+        docker = require("docker", "apt-get install docker.io")
+        ids = run([docker, "ps", "-aq", "--filter", f"label={PROJECT_LABEL}={PROJECT}"], check=False).split()
+        if ids:
+            run([docker, "rm", "-f", "-v", *ids], check=False, timeout=300)
+        if (self.root / "docker-compose.yml").exists():
+            self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+        for kind in ("network", "volume"):
+            left = run([docker, kind, "ls", "-q", "--filter", f"label={PROJECT_LABEL}={PROJECT}"], check=False).split()
+            if left:
+                run([docker, kind, "rm", *left], check=False)
+
+    def container_ids(self, service: str, all_states: bool = False) -> list[str]:
+        argv = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label={PROJECT_LABEL}={PROJECT}"]
+        argv += ["--filter", f"label=com.docker.compose.service={service}"]
+        if all_states:
+            argv.insert(2, "-a")
+        return run(argv).split()
+
+    def container(self, service: str) -> str:
+        ids = self.container_ids(service)
+        if not ids:
+            raise RehearsalError(f"{service}: no running container")
+        return ids[0]
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        return json.loads(run(["docker", "inspect", container]))[0]
+
+    def exec(self, service: str, *argv: str, user: str | None = None, timeout: float = 120, check: bool = True) -> str:
+        cmd = ["docker", "exec"] + (["-u", user] if user else []) + [self.container(service), *argv]
+        return run(cmd, timeout=timeout, check=check)
+
+    def wait_healthy(self, container: str, timeout: float) -> dict[str, Any]:
+        """Wait for the container's own health check; returns its inspect data once healthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data = self.inspect(container)
+            status = data["State"].get("Health", {}).get("Status")
+            if status == "healthy":
+                return data
+            if not data["State"]["Running"] or time.monotonic() > deadline:
+                raise RehearsalError(f"{data['Name'].lstrip('/')}: {status or 'no health'} after {timeout:.0f} s")
+            time.sleep(1)
+
+
+class _Quiet:
+    def write(self, _text: str) -> int:
+        return 0
