@@ -1,0 +1,97 @@
+"""The rehearsal's own logic, without a Docker engine: what it compares and what it fires.
+
+The rehearsal itself (`make rehearsal`, run by `make test`) needs the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops import compose
+from rehearsal import checks, lifecycle
+from rehearsal.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    rendered = Stack(compose.load_config("staging"), tmp_path_factory.mktemp("rehearsal") / "staging")
+    rendered.render(checks.rehearsal_rules(rendered))
+    return rendered
+
+
+def _running(want: dict[str, Any]) -> dict[str, Any]:
+    """A container that runs exactly what was planned (the shape lifecycle.running returns)."""
+    return {
+        "image": want["labels"]["quintas.image"],
+        "command": list(want["command"]),
+        "image_command": [],
+        "env": set(want["env"]),
+        "mounts": set(want["mounts"]),
+        "image_volumes": set(),
+        "networks": set(want["networks"]),
+        "network_mode": want["network_mode"] or "default",
+        "health": list(want["health"]),
+        "labels": dict(want["labels"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def planned() -> dict[str, dict[str, Any]]:
+    return lifecycle.planned("staging")
+
+
+def test_a_container_equal_to_the_plan_has_no_differences(planned: dict[str, dict[str, Any]]) -> None:
+    allowed = {"env": set(), "mounts": set(), "labels": set()}
+    assert lifecycle._differences("postgres", planned["postgres"], _running(planned["postgres"]), allowed) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c["env"].discard("POSTGRES_DB"), "env names: extra [], missing ['POSTGRES_DB']"),
+        (lambda c: c["env"].add("POSTGRES_PASSWORD"), "env names: extra ['POSTGRES_PASSWORD']"),
+        (lambda c: c["mounts"].discard("/var/lib/postgresql/data"), "mounts: extra [], missing"),
+        (lambda c: c["networks"].add("edge"), "networks ['backend', 'edge', 'egress']"),
+        (lambda c: c["health"].__setitem__(4, "5s"), "health check"),
+        (lambda c: c["command"].append("-c"), "command"),
+        (lambda c: c["labels"].__setitem__("quintas.stack", "prod"), "labels differ: quintas.stack"),
+        (lambda c: c.__setitem__("image", "postgres:latest"), "image postgres:latest"),
+    ],
+)
+def test_compose_equals_plan_names_each_kind_of_difference(
+    planned: dict[str, dict[str, Any]], change: Any, expected: str
+) -> None:
+    running = _running(planned["postgres"])
+    change(running)
+    allowed = {"env": set(), "mounts": set(), "labels": set()}
+    problems = lifecycle._differences("postgres", planned["postgres"], running, allowed)
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_only_the_listed_local_substitutions_are_allowed(stack: Stack) -> None:
+    allowed = lifecycle.substitutions(stack)
+    assert allowed["directus"]["env"] == {
+        "PUBLIC_URL",
+        "STORAGE_S3_ENDPOINT",
+        "STORAGE_S3_FORCE_PATH_STYLE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    }
+    assert allowed["postgres"]["env"] == {"AWS_ENDPOINT_URL", "AWS_SHARED_CREDENTIALS_FILE"}
+    assert allowed["redis"] == {"env": set(), "mounts": set(), "labels": set()}
+    assert allowed["postgres"]["labels"] == {"quintas.image"}  # the ECR repository becomes a local name
+    assert "quintas.config-digest" in allowed["prometheus"]["labels"]
+    assert "quintas.config-digest" not in allowed["blackbox-exporter"]["labels"]
+
+
+def test_the_rehearsal_alert_is_the_stacks_own_with_a_shorter_for(stack: Stack) -> None:
+    rule_file = stack.root / compose.CONFIG_DIR / "prometheus/etc/prometheus/rules" / checks.REHEARSAL_RULES
+    (copy,) = yaml.safe_load(rule_file.read_text())["groups"][0]["rules"]
+    own = yaml.safe_load(Path("services/prometheus/rules/availability.yml").read_text())
+    (original,) = [r for g in own["groups"] for r in g["rules"] if r.get("alert") == checks.ALERT]
+    assert copy == {**original, "for": checks.ALERT_FOR}
+    mounts = stack.document["services"]["prometheus"]["volumes"]
+    assert any(m.endswith(f"/etc/prometheus/rules/{checks.REHEARSAL_RULES}:ro") for m in mounts)
