@@ -22,7 +22,7 @@ from typing import Any
 from components.backups import BackupTarget
 from components.services import ServiceSpec
 from ops import compose
-from rehearsal import checks, data, lifecycle
+from rehearsal import checks, data, lifecycle, ssh
 from rehearsal.stack import REPO, RehearsalError, Stack, require, run
 
 LOCAL_AWS_SERVICES = (compose.LOCAL_AWS, f"{compose.LOCAL_AWS}-init")
@@ -110,6 +110,7 @@ def rehearse(stack_name: str, out: Path) -> int:
         stack.render(checks.rehearsal_rules(stack))
         stack.down()  # leftovers of an interrupted run
         services, result["not_rehearsed"] = rehearsed(stack)
+        ssh.rehearse_ssh(config.region, stack.document["services"]["redis"]["image"], report.check)
         print(f"rehearsal: starting {len(services)} services: {', '.join(services)}", flush=True)
         stack.up([*services, *LOCAL_AWS_SERVICES])
         run_checks(stack, services, report)

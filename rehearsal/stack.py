@@ -8,6 +8,7 @@ the checks start (they carry the project's label), whatever happened before.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -63,7 +64,7 @@ class Stack:
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
         (self.root / "services").symlink_to(REPO / "services")
-        compose.init_secrets(self.root, _Quiet())
+        compose.init_secrets(self.root, io.StringIO())
         for path, content in {**compose.config_files(self.config), **(extra_files or {})}.items():
             (self.root / path).parent.mkdir(parents=True, exist_ok=True)
             (self.root / path).write_text(content)
@@ -132,8 +133,3 @@ class Stack:
             if not data["State"]["Running"] or time.monotonic() > deadline:
                 raise RehearsalError(f"{data['Name'].lstrip('/')}: {status or 'no health'} after {timeout:.0f} s")
             time.sleep(1)
-
-
-class _Quiet:
-    def write(self, _text: str) -> int:
-        return 0
