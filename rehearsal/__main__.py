@@ -112,7 +112,10 @@ def rehearse(stack_name: str, out: Path) -> int:
         services, result["not_rehearsed"] = rehearsed(stack)
         ssh.rehearse_ssh(config.region, stack.document["services"]["redis"]["image"], report.check)
         print(f"rehearsal: starting {len(services)} services: {', '.join(services)}", flush=True)
-        stack.up([*services, *LOCAL_AWS_SERVICES])
+        try:
+            stack.up([*services, *LOCAL_AWS_SERVICES])
+        except RehearsalError as exc:  # a dependency that never turned healthy: the checks say which
+            report.add("compose-up", False, str(exc), time.monotonic() - began)
         run_checks(stack, services, report)
     except Exception as exc:  # noqa: BLE001 recorded as a failed step; teardown still runs
         report.add("setup", False, f"{type(exc).__name__}: {exc}", time.monotonic() - began)

@@ -56,8 +56,14 @@ def _started(data: dict[str, Any]) -> float:
 
 def healthy_within_start_period(stack: Stack, services: Iterable[str]) -> dict[str, tuple[bool, str, float]]:
     """Per service: healthy by its own check within its declared start period? Polled together, once a second."""
-    pending = {name: stack.container(name) for name in services}
     results: dict[str, tuple[bool, str, float]] = {}
+    pending: dict[str, str] = {}
+    for name in services:
+        ids = stack.container_ids(name, all_states=True)
+        if ids:
+            pending[name] = ids[0]
+        else:
+            results[name] = (False, "no container: docker-compose did not start it", 0.0)
     limit = {n: stack.specs[n].health.seconds_to_healthy() for n in pending}  # type: ignore[union-attr]
     begun = time.monotonic()
     while pending:
