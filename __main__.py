@@ -98,6 +98,7 @@ containers = ContainerStack(
     ContainersArgs(
         config=config, instance_id=host.instance_id, public_ip=host.public_ip, region=config.region,
         ssh_user=host.ssh_user, ssh_mode=config.ssh_mode, ready_marker=host.ready_marker,
+        preview=pulumi.runtime.is_dry_run(),  # a preview needs no SSH path (README: previews)
         log_groups={s: monitoring.log_groups[s].name for s in service_names(config)},
         uploads_bucket=buckets.uploads.name, backups_bucket=buckets.backups.name,
         postgres_settings=stack_postgres_settings(config),  # WAL archiving to the backups bucket
