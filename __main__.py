@@ -33,7 +33,7 @@ config = StackConfig.load()
 SERVICES = tuple(service_names(config))
 base, tags = f"quintas-crm-{config.stack}", config.tags_for  # physical name prefix, tags per component
 
-network = Network("network", NetworkArgs(tags=tags("network"), name=base))
+network = Network("network", NetworkArgs(tags=tags("network"), name=base, cidr_block=config.vpc_cidr))
 security = SecurityGroups(
     "security",
     SecurityGroupsArgs(
