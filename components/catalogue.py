@@ -35,8 +35,10 @@ from components.services import (
 )
 
 # Upstream application images, pinned (monitoring images: components/catalogue_monitoring.py).
-# The project's own images live in ECR (PRIVATE_IMAGES); `directus` is there for an image
-# extended with the project's extensions, and the official one runs until it exists.
+# The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
+# no longer builds one with extensions (none ships yet, and a named volume over
+# /directus/extensions would hide them); its ECR repository stays until its old images are
+# deleted, and gets its own imageTags key if an extended image ever returns.
 UPSTREAM = {
     # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
     "traefik": ("traefik", "v3.6.1"),
