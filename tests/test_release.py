@@ -37,11 +37,13 @@ def jobs() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def script(name: str, *args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+def script(
+    name: str, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / "deploy" / name), *args],
         cwd=cwd,
-        env={**os.environ, "PYTHON": sys.executable, **env},
+        env={**os.environ, "PYTHON": sys.executable, **(env or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -125,14 +127,14 @@ def test_a_rerun_skips_images_ecr_already_holds(tmp_path: Path) -> None:
     bin_dir, out = tmp_path / "bin", tmp_path / "out"
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GITHUB_OUTPUT": str(out)}
     stand_in(bin_dir, "aws", 'echo "$@" > ' + str(tmp_path / "args"))
-    assert script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.0", **env).returncode == 0
+    assert script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.0", env=env).returncode == 0
     assert out.read_text() == "found=true\n"
     assert "--repository-name quintas-crm/prod/frontend --image-ids imageTag=v1.4.0" in (tmp_path / "args").read_text()
     stand_in(bin_dir, "aws", "echo 'An error occurred (ImageNotFoundException)' >&2; exit 254")
-    assert script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.1", **env).returncode == 0
+    assert script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.1", env=env).returncode == 0
     assert out.read_text().splitlines()[-1] == "found=false"
     stand_in(bin_dir, "aws", "echo 'An error occurred (AccessDeniedException)' >&2; exit 254")
-    denied = script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.1", **env)
+    denied = script("image-exists.sh", "quintas-crm/prod/frontend", "v1.4.1", env=env)
     assert denied.returncode == 1 and "AccessDeniedException" in denied.stderr
 
 
@@ -156,7 +158,7 @@ def _release_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 def test_pulumi_up_deploys_the_committed_settings_without_changing_them(tmp_path: Path) -> None:
     repo, env = _release_checkout(tmp_path)
-    result = script("pulumi-up.sh", "prod", "v1.4.0", cwd=repo, **env)
+    result = script("pulumi-up.sh", "prod", "v1.4.0", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
     assert "frontend=1.0.0\npostgres=16-3.4-barman-1" in result.stdout
     calls = (tmp_path / "pulumi-calls").read_text().splitlines()
@@ -167,13 +169,13 @@ def test_pulumi_up_refuses_uncommitted_stack_settings(tmp_path: Path) -> None:
     repo, env = _release_checkout(tmp_path)
     settings = repo / "Pulumi.prod.yaml"
     settings.write_text(settings.read_text().replace("frontend: 1.0.0", "frontend: 1.0.1"))
-    result = script("pulumi-up.sh", "prod", "v1.4.0", cwd=repo, **env)
+    result = script("pulumi-up.sh", "prod", "v1.4.0", cwd=repo, env=env)
     assert result.returncode == 2 and "Pulumi.prod.yaml has uncommitted changes" in result.stderr
     assert not (tmp_path / "pulumi-calls").exists()
 
 
 def test_pulumi_up_refuses_latest_before_touching_the_stack(tmp_path: Path) -> None:
-    result = script("pulumi-up.sh", "prod", "latest", PATH=f"{tmp_path}:/usr/bin:/bin")
+    result = script("pulumi-up.sh", "prod", "latest", env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
     assert result.returncode == 2 and "must be a fixed version" in result.stderr
 
 
@@ -221,7 +223,7 @@ def key_home(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
 
 def test_the_key_script_installs_a_key_that_matches_the_stack(key_home: tuple[Path, dict[str, str], str]) -> None:
     work, env, private = key_home
-    result = script("ssh-key.sh", "prod", cwd=work, DEPLOY_SSH_KEY=private, **env)
+    result = script("ssh-key.sh", "prod", cwd=work, env={**env, "DEPLOY_SSH_KEY": private})
     assert result.returncode == 0, result.stdout + result.stderr
     key = Path(env["HOME"]) / DEPLOY_KEY[2:]
     assert key.read_text().strip() == private.strip() and key.stat().st_mode & 0o777 == 0o600
@@ -231,11 +233,11 @@ def test_the_key_script_refuses_a_missing_or_foreign_key(
     key_home: tuple[Path, dict[str, str], str], tmp_path: Path
 ) -> None:
     work, env, _ = key_home
-    empty = script("ssh-key.sh", "prod", cwd=work, DEPLOY_SSH_KEY="", **env)
+    empty = script("ssh-key.sh", "prod", cwd=work, env={**env, "DEPLOY_SSH_KEY": ""})
     assert empty.returncode == 1 and "the secret DEPLOY_SSH_KEY of environment prod is empty" in empty.stdout
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
-    foreign = script("ssh-key.sh", "prod", cwd=work, DEPLOY_SSH_KEY=(tmp_path / "other").read_text(), **env)
+    foreign = script("ssh-key.sh", "prod", cwd=work, env={**env, "DEPLOY_SSH_KEY": (tmp_path / "other").read_text()})
     assert foreign.returncode == 1 and "does not match operatorPublicKey" in foreign.stdout
     (tmp_path / "bin" / "session-manager-plugin").unlink()
-    no_plugin = script("ssh-key.sh", "prod", cwd=work, DEPLOY_SSH_KEY="x", **env)
+    no_plugin = script("ssh-key.sh", "prod", cwd=work, env={**env, "DEPLOY_SSH_KEY": "x"})
     assert no_plugin.returncode == 1 and "session-manager-plugin is not installed" in no_plugin.stdout

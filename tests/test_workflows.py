@@ -173,14 +173,15 @@ def test_preview_runs_pulumi_action_with_policy_pack_pr_comment_and_oidc() -> No
     pulumi = by_action["pulumi/actions"]
     assert pulumi["command"] == "preview" and pulumi["comment-on-pr"] is True and pulumi["policyPacks"] == "policies"
     assert pulumi["stack-name"] == "${{ matrix.stack }}"
-    assert by_action["aws-actions/configure-aws-credentials"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    # The read-only role of bootstrap/, not the deploy role.
+    assert by_action["aws-actions/configure-aws-credentials"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
 
 
 def test_preview_without_credentials_is_skipped_and_the_offline_plan_posted_instead() -> None:
     jobs = load("ci.yml")["jobs"]
     preview, fallback = jobs["preview"]["if"], jobs["preview-unavailable"]["if"]
-    assert preview == "github.event.pull_request.head.repo.fork != true && vars.AWS_DEPLOY_ROLE_ARN != ''"
-    assert fallback == "github.event.pull_request.head.repo.fork == true || vars.AWS_DEPLOY_ROLE_ARN == ''"
+    assert preview == "github.event.pull_request.head.repo.fork != true && vars.AWS_PREVIEW_ROLE_ARN != ''"
+    assert fallback == "github.event.pull_request.head.repo.fork == true || vars.AWS_PREVIEW_ROLE_ARN == ''"
     assert jobs["preview-unavailable"]["needs"] == "plan"
     assert any("post-offline-plan.sh" in s.get("run", "") for s in jobs["preview-unavailable"]["steps"])
 
