@@ -144,6 +144,7 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
                 "iam:ListRole*",
                 "iam:*InstanceProfile*",
                 "iam:DetachRolePolicy",
+                "iam:ListAttachedRolePolicies",
             ],
             "Resource": stack_roles,
         },
@@ -172,14 +173,21 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
         {
             "Sid": "Buckets",
             "Effect": "Allow",
-            "Action": ["s3:*Bucket*", "s3:*Object*", "s3:*Lifecycle*", "s3:*Replication*", "s3:*Encryption*"],
+            "Action": [
+                "s3:*Bucket*",
+                "s3:*Object*",
+                "s3:*Lifecycle*",
+                "s3:*Replication*",
+                "s3:*Encryption*",
+                "s3:GetAccelerateConfiguration",
+            ],
             "Resource": [f"arn:aws:s3:::{PREFIX}-*", f"arn:aws:s3:::{PREFIX}-*/*"],
         },
         {
             "Sid": "Registry",
             "Effect": "Allow",
             "Action": [
-                "ecr:*Repository*",
+                "ecr:*Repositor*",
                 "ecr:*LifecyclePolicy*",
                 "ecr:*Image*",
                 "ecr:*Layer*",

@@ -122,7 +122,7 @@ def test_going_live_names_every_command_and_the_readme_points_to_it() -> None:
         "pulumi login --local",
         "pulumi up --cwd bootstrap",
         "pulumi stack init",
-        "--secrets-provider awskms://alias/quintas-crm-pulumi",
+        '--secrets-provider "awskms://alias/quintas-crm-pulumi?region=',
         "pulumi login s3://",
         "gh secret set DEPLOY_SSH_KEY --env prod",
         "gh variable set AWS_DEPLOY_ROLE_ARN",
