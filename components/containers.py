@@ -7,8 +7,9 @@ outbound-only `egress` networks, named volumes, and one RemoteImage plus one
 Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
-status --wait` over the same SSH path runs first, and the provider's address is
-derived from its result.
+status --wait` over the same SSH path runs first (it opens the run's one multiplexed
+connection: components/ssh_path.py), and the provider's address is derived from its
+result.
 
 Updates: create-first services (frontend, directus) get no fixed container name
 and no delete_before_replace, so the new container starts, turns healthy (the
