@@ -33,7 +33,7 @@ config = StackConfig.load()
 SERVICES = tuple(service_names(config))
 base, tags = f"quintas-crm-{config.stack}", config.tags_for  # physical name prefix, tags per component
 
-network = Network("network", NetworkArgs(tags=tags("network"), name=base))
+network = Network("network", NetworkArgs(tags=tags("network"), name=base, cidr_block=config.vpc_cidr))
 security = SecurityGroups(
     "security",
     SecurityGroupsArgs(
@@ -98,6 +98,7 @@ containers = ContainerStack(
     ContainersArgs(
         config=config, instance_id=host.instance_id, public_ip=host.public_ip, region=config.region,
         ssh_user=host.ssh_user, ssh_mode=config.ssh_mode, ready_marker=host.ready_marker,
+        preview=pulumi.runtime.is_dry_run(),  # a preview needs no SSH path (README: previews)
         log_groups={s: monitoring.log_groups[s].name for s in service_names(config)},
         uploads_bucket=buckets.uploads.name, backups_bucket=buckets.backups.name,
         postgres_settings=stack_postgres_settings(config),  # WAL archiving to the backups bucket

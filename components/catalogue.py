@@ -21,6 +21,7 @@ from components.backup_job import backup_job_spec
 from components.backups import CRM_DATABASE
 from components.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
 from components.config import StackConfig
+from components.engine_versions import check_fits
 from components.services import (
     HealthCheck,
     Image,
@@ -34,10 +35,13 @@ from components.services import (
 )
 
 # Upstream application images, pinned (monitoring images: components/catalogue_monitoring.py).
-# The project's own images live in ECR (PRIVATE_IMAGES); `directus` is there for an image
-# extended with the project's extensions, and the official one runs until it exists.
+# The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
+# no longer builds one with extensions (none ships yet, and a named volume over
+# /directus/extensions would hide them); its ECR repository stays until its old images are
+# deleted, and gets its own imageTags key if an extended image ever returns.
 UPSTREAM = {
-    "traefik": ("traefik", "v3.3.5"),
+    # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
+    "traefik": ("traefik", "v3.6.1"),
     "directus": ("directus/directus", "11.12.0"),
     "redis": ("redis", "7.4.2-alpine"),
 }
@@ -98,7 +102,7 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
         database=DB_NAME, db_user=DB_USER, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
     )  # fmt: skip
     specs = [
-        traefik(),
+        traefik(config.vpc_cidr),
         frontend(config, inputs, scale),
         directus(config, inputs, scale),
         database,
@@ -111,7 +115,10 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
     return specs
 
 
-def traefik() -> ServiceSpec:
+def traefik(trusted_cidr: str) -> ServiceSpec:
+    """`trusted_cidr`: the VPC, where the ALB's addresses are: X-Forwarded-* from anywhere else is ignored."""
+    check_fits(UPSTREAM["traefik"][1])
+    entrypoints = {"app": 3000, "cms": 8055}
     return ServiceSpec(
         name="traefik",
         image=_upstream("traefik"),
@@ -120,8 +127,9 @@ def traefik() -> ServiceSpec:
             # Only containers that carry traefik.enable=true are routed.
             "--providers.docker.exposedByDefault=false",
             "--providers.docker.network=edge",
-            "--entrypoints.app.address=:3000",
-            "--entrypoints.cms.address=:8055",
+            *(f"--entrypoints.{name}.address=:{port}" for name, port in entrypoints.items()),
+            # Client IP and scheme as the ALB saw them, in the access log and in Directus's activity log.
+            *(f"--entrypoints.{name}.forwardedHeaders.trustedIPs={trusted_cidr}" for name in entrypoints),
             "--entrypoints.traefik.address=:8080",
             "--ping=true",
             "--metrics.prometheus=true",

@@ -56,6 +56,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 VOLUME_SIZE_GB = (20, 2000)
 MIN_RECOVERY_WINDOW = {"staging": 7, "prod": 30}
 REQUIRED_IMAGES = ("frontend", "postgres")
+VPC_CIDR = "10.40.0.0/16"  # the stack's VPC; the ALB's addresses come from it
 
 KNOWN_KEYS = frozenset(
     {
@@ -162,6 +163,8 @@ class StackConfig:
     replica_region: str | None
     monthly_budget_usd: float
     tags: Mapping[str, str] = field(default_factory=dict)
+    vpc_cidr: str = VPC_CIDR
+    """The VPC's address range: the network's and the one Traefik trusts forwarded headers from."""
 
     @property
     def is_prod(self) -> bool:

@@ -7,8 +7,9 @@ outbound-only `egress` networks, named volumes, and one RemoteImage plus one
 Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
-status --wait` over the same SSH path runs first, and the provider's address is
-derived from its result.
+status --wait` over the same SSH path runs first (it opens the run's one multiplexed
+connection: components/ssh_path.py), and the provider's address is derived from its
+result.
 
 Updates: create-first services (frontend, directus) get no fixed container name
 and no delete_before_replace, so the new container starts, turns healthy (the
@@ -19,7 +20,6 @@ period for a clean shutdown.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +43,7 @@ from components.services import (
     secret_path,
     with_config_files,
 )
+from components.ssh_path import ssh_path
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
@@ -68,49 +69,13 @@ class ContainersArgs:
     ssh_mode: str = "ssm"
     host_ready: Sequence[pulumi.Resource] = ()
     ready_marker: str | None = None  # a file the host's cloud-init writes last, if it has one
+    preview: bool = False  # pulumi preview (`pulumi.runtime.is_dry_run()`): the provider skips its engine ping
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     extra_services: Sequence[ServiceSpec] = ()
     # Files rendered from the final list of services (Prometheus' scrape jobs come from every
     # spec's `metrics`): called with the specs, returns per service its files (path -> content).
     files_from_specs: Callable[[Sequence[ServiceSpec]], Mapping[str, Mapping[str, pulumi.Input[str]]]] | None = None
-
-
-def ssh_options(mode: str, instance_id: str, region: str) -> list[str]:
-    """The ssh client options of the Docker provider and the readiness check."""
-    opts = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30", "-o", "ConnectTimeout=60"]
-    if mode == "ssm":
-        proxy = (
-            "aws ssm start-session --document-name AWS-StartSSHSession "
-            f"--parameters portNumber=%p --target {instance_id} --region {region}"
-        )
-        opts = ["-o", f"ProxyCommand={proxy}", *opts]
-    elif mode != "direct":
-        raise ValueError(f"sshMode {mode!r} is not supported; use ssm or direct")
-    return opts
-
-
-# Waits for first boot to finish and for the engine to answer. Exit 2 is cloud-init's
-# "done with recoverable errors" (deprecation warnings among them), still a usable host.
-CLOUD_INIT_WAIT = (
-    "cloud-init status --wait >/dev/null; rc=$?; "
-    'if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then echo "cloud-init failed ($rc)" >&2; exit "$rc"; fi'
-)
-DOCKER_VERSION = "docker version --format '{{.Server.Version}}'"
-
-
-def ready_script(marker: str | None = None) -> str:
-    steps = [CLOUD_INIT_WAIT]
-    if marker:
-        steps.append(f"test -f {shlex.quote(marker)} || {{ echo 'host not ready: no {marker}' >&2; exit 1; }}")
-    return "; ".join([*steps, DOCKER_VERSION])
-
-
-def ready_command(
-    mode: str, user: str, instance_id: str, public_ip: str, region: str, marker: str | None = None
-) -> str:
-    target = instance_id if mode == "ssm" else public_ip
-    return shlex.join(["ssh", *ssh_options(mode, instance_id, region), f"{user}@{target}", ready_script(marker)])
 
 
 def topological(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:
@@ -199,24 +164,25 @@ class ContainerStack(pulumi.ComponentResource):
         )
 
     def _docker_provider(self, args: ContainersArgs, registry: pulumi.Output[str]) -> docker.Provider:
-        mode = args.ssh_mode
+        path = pulumi.Output.all(args.ssh_user, args.instance_id, args.public_ip).apply(
+            lambda v: ssh_path(args.ssh_mode, v[0], v[1], v[2], args.region, args.ready_marker)
+        )
         ready = command.local.Command(
             "host-ready",
-            create=pulumi.Output.all(args.ssh_user, args.instance_id, args.public_ip).apply(
-                lambda v: ready_command(mode, v[0], v[1], v[2], args.region, args.ready_marker)
-            ),
+            create=path.apply(lambda p: p.ready_command),
             triggers=[args.instance_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.host_ready)),
         )
         # The address depends on the check's output, so the provider cannot connect before it.
-        host = pulumi.Output.all(ready.stdout, args.ssh_user, args.instance_id, args.public_ip).apply(
-            lambda v: f"ssh://{v[1]}@{v[2] if mode == 'ssm' else v[3]}"
-        )
+        host = pulumi.Output.all(ready.stdout, path).apply(lambda v: v[1].host)
         token = aws.ecr.get_authorization_token_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return docker.Provider(
             "host",
             host=host,
-            ssh_opts=pulumi.Output.from_input(args.instance_id).apply(lambda iid: ssh_options(mode, iid, args.region)),
+            ssh_opts=path.apply(lambda p: p.options),
+            # A preview neither pings the engine nor needs the deploy key: a new stack has no host
+            # yet, and pull requests get no key (README: "What a preview shows about containers").
+            disable_docker_daemon_check=args.preview,
             registry_auth=[
                 docker.ProviderRegistryAuthArgs(
                     address=registry,

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.engine_versions import DOCKER_ENGINE, docker_apt_version
 from components.iam import policy_document, service_role
 from components.registry import repository_prefix
 
@@ -58,6 +59,8 @@ def render_user_data(volume_id: str, *, ssh_user: str = SSH_USER, default_log_dr
         "ssh_user": ssh_user,
         "ready_marker": READY_MARKER,
         "default_log_driver": default_log_driver,
+        "ubuntu_codename": UBUNTU_RELEASE.split("-")[0],
+        "docker_apt_version": docker_apt_version(DOCKER_ENGINE, UBUNTU_RELEASE),
         "mount_script": (TEMPLATES / "mount-data-volume.sh").read_text(),
     }
     return render_template((TEMPLATES / "cloud-init.yaml").read_text(), values)

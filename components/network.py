@@ -23,7 +23,8 @@ class NetworkArgs:
     tags: Mapping[str, str]
     name: str
     """The `Name` tag of the VPC, e.g. quintas-crm-prod."""
-    cidr_block: str = "10.40.0.0/16"
+    cidr_block: str
+    """The VPC's range: StackConfig.vpc_cidr (Traefik trusts forwarded headers from it too)."""
     subnet_prefix_length: int = 24
     zones: tuple[str, ...] = field(default_factory=tuple)
     """Availability zones to use; the first two available zones of the region when empty."""

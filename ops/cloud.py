@@ -326,6 +326,10 @@ RESOURCES: dict[str, Template] = {
     "aws:dlm/lifecyclePolicy:LifecyclePolicy": _dlm_policy,
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/policy:Policy": _iam_named("policy"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": lambda c: {
+        "id": c.arn("iam", f"oidc-provider/{str(c.inputs.get('url', '')).removeprefix('https://')}", regional=False),
+        "arn": c.arn("iam", f"oidc-provider/{str(c.inputs.get('url', '')).removeprefix('https://')}", regional=False),
+    },
     "aws:iam/instanceProfile:InstanceProfile": _iam_named("instance-profile"),
     "aws:iam/rolePolicy:RolePolicy": lambda c: {
         "id": f"{c.inputs.get('role')}:{c.physical_name()}",

@@ -23,6 +23,7 @@ def containers_program(
     extra: Sequence[ServiceSpec] = (),
     postgres_settings: Mapping[str, str] | None = None,
     config_files: Mapping[str, Mapping[str, str]] | None = None,
+    preview: bool = False,
 ) -> Callable[[], None]:
     def program() -> None:
         config = StackConfig.load()
@@ -49,6 +50,7 @@ def containers_program(
                 postgres_settings=dict(postgres_settings or {}),
                 config_files=dict(config_files or {}),
                 extra_services=extra,
+                preview=preview,
             ),
         )
         pulumi.export("repositories", stack.repositories)

@@ -40,6 +40,13 @@ def uploads_of(res: engine.Resource) -> list[dict[str, Any]]:
     return engine.reveal(res.inputs.get("uploads", []))
 
 
+def ssh_argv(ready_command: str) -> list[str]:
+    """The ssh invocation inside the host-ready command line (after its local checks)."""
+    words = shlex.split(ready_command)
+    start = max(i for i, w in enumerate(words) if w == "ssh")
+    return words[start : words.index("||", start)]
+
+
 def provider_inputs(run: engine.Run) -> dict[str, Any]:
     return run.one("pulumi:providers:docker", "host").inputs
 
@@ -66,14 +73,15 @@ def test_direct_mode_connects_straight_to_the_public_ip() -> None:
     assert inputs["host"] == f"ssh://ubuntu@{eip.outputs['publicIp']}"
     assert not any(o.startswith("ProxyCommand=") for o in json.loads(inputs["sshOpts"]))
     ready = run.one("command:local:Command", "host-ready")
-    assert f"ubuntu@{eip.outputs['publicIp']}" in shlex.split(ready.inputs["create"])
+    assert f"ubuntu@{eip.outputs['publicIp']}" in ssh_argv(ready.inputs["create"])
+    assert "session-manager-plugin" not in ready.inputs["create"]
 
 
 def test_nothing_touches_docker_before_cloud_init_finished(containers_staging: engine.Run) -> None:
     run = containers_staging
     ready = run.one("command:local:Command", "host-ready")
     host = run.one("aws:ec2/instance:Instance", "host")
-    argv = shlex.split(ready.inputs["create"])
+    argv = ssh_argv(ready.inputs["create"])
     assert argv[0] == "ssh" and argv[-2] == f"ubuntu@{host.id}"
     assert argv[-1].startswith("cloud-init status --wait")
     assert "test -f /var/lib/quintas-crm/host-ready" in argv[-1]
@@ -350,7 +358,7 @@ def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
     import os
     import subprocess
 
-    from components.containers import ready_script
+    from components.ssh_path import ready_script
 
     def run(cloud_init_rc: int, marker: str) -> subprocess.CompletedProcess[str]:
         bin_dir = tmp_path / f"bin{cloud_init_rc}"

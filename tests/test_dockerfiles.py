@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from components.catalogue import UPSTREAM
-
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILES = sorted((ROOT / "services").glob("*/Dockerfile"))
 
@@ -69,7 +67,7 @@ def test_pin_check_rejects_floating_tags() -> None:
     assert is_pinned("node:26-alpine3.23") and is_pinned("directus/directus:12.4.1")
 
 
-@pytest.mark.parametrize("service", ["frontend", "directus"])
+@pytest.mark.parametrize("service", ["frontend"])  # Directus runs the official image
 def test_final_stage_runs_as_a_non_root_user(service: str) -> None:
     final = parse(ROOT / "services" / service / "Dockerfile")[-1]
     users = final.values("USER")
@@ -89,14 +87,3 @@ def test_frontend_is_a_multi_stage_next_standalone_build_on_node_lts() -> None:
     assert final.values("EXPOSE") == ["3000"]
     assert "http://127.0.0.1:3000/api/health" in final.values("HEALTHCHECK")[0]
     assert "NODE_ENV=production" in " ".join(final.values("ENV"))
-
-
-def test_directus_extends_the_pinned_official_image_with_the_built_extensions() -> None:
-    stages = parse(ROOT / "services/directus/Dockerfile")
-    final = stages[-1]
-    assert re.fullmatch(r"directus/directus:\d+\.\d+\.\d+", final.image)
-    repository, version = UPSTREAM["directus"]
-    assert final.image == f"{repository}:{version}", "the same Directus release as the stack runs today"
-    assert any("/directus/extensions/" in c and "--from=extensions" in c for c in final.values("COPY"))
-    assert final.values("EXPOSE") == ["8055"]
-    assert "http://127.0.0.1:8055/server/ping" in final.values("HEALTHCHECK")[0]

@@ -193,7 +193,7 @@ def test_user_data_embeds_the_tested_mount_script_verbatim(stack_run: engine.Run
 
 def test_user_data_installs_docker_and_enables_the_ssm_agent(stack_run: engine.Run) -> None:
     config = yaml.safe_load(_user_data(stack_run))
-    assert "docker.io" in config["packages"]
+    assert ["docker-ce", config["packages"][0][1]] in config["packages"]  # pinned: tests/test_host_engine.py
     commands = [" ".join(c) if isinstance(c, list) else c for c in config["runcmd"]]
     assert any("enable --now snap.amazon-ssm-agent.amazon-ssm-agent.service" in c for c in commands)
     assert "usermod -aG docker ubuntu" in commands

@@ -152,7 +152,7 @@ def test_every_image_is_pinned_and_the_own_images_come_from_ecr_with_the_configu
     )
     assert specs["postgres"].image.build_context == "services/postgres"
     assert specs["directus"].image.ref == "directus/directus:11.12.0"
-    assert specs["traefik"].image.ref == "traefik:v3.3.5"
+    assert specs["traefik"].image.ref == "traefik:v3.6.1"
     assert specs["redis"].image.ref == "redis:7.4.2-alpine"
 
 

@@ -27,6 +27,7 @@ TAGGABLE = (
     "aws:dlm/lifecyclePolicy:LifecyclePolicy",
     "aws:iam/role:Role",
     "aws:iam/policy:Policy",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:iam/instanceProfile:InstanceProfile",
     "aws:s3/bucket:Bucket",
     "aws:kms/key:Key",

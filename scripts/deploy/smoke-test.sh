@@ -4,8 +4,8 @@
 # rollback command and exits 1.
 # Usage: scripts/deploy/smoke-test.sh OUTPUTS_JSON STACK
 #   OUTPUTS_JSON: the file `pulumi stack output --json --stack STACK` wrote.
-#   PREVIOUS_FRONTEND, PREVIOUS_POSTGRES: the image tags before the deploy (for the
-#   rollback command); SMOKE_ATTEMPTS (default 10), SMOKE_DELAY seconds (default 6).
+#   PREVIOUS_RELEASE: the release deployed before this one (for the rollback command);
+#   SMOKE_ATTEMPTS (default 10), SMOKE_DELAY seconds (default 6).
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -49,10 +49,9 @@ check "${cms_url%/}/server/ping" || failed+=("${cms_url%/}/server/ping")
 if [ ${#failed[@]} -gt 0 ]; then
   cat >&2 <<MSG
 SMOKE TEST FAILED on stack $stack: no 2xx from ${failed[*]}
-Roll back to the previous images with:
-  pulumi config set --path imageTags.frontend ${PREVIOUS_FRONTEND:-<previous tag>} --stack $stack
-  pulumi config set --path imageTags.postgres ${PREVIOUS_POSTGRES:-<previous tag>} --stack $stack
-  pulumi up --yes --stack $stack --policy-pack policies
+Roll back by deploying the previous release, whose Pulumi.$stack.yaml records the images that ran before:
+  git checkout ${PREVIOUS_RELEASE:-<previous release>} && bash scripts/deploy/pulumi-up.sh $stack ${PREVIOUS_RELEASE:-<previous release>}
+then revert the release commit on main, so that the repository records what runs
 (see docs/runbooks/deploy.md, "Rolling back")
 MSG
   exit 1
