@@ -1,15 +1,17 @@
 """The deploy path rehearsed: Docker over SSH as the program gives it to the provider, through a local sshd.
 
 A throwaway user on an `sshd` bound to 127.0.0.1 stands in for the host's
-`ubuntu` account, in front of this machine's Docker engine. The ssh options are
-exactly `components.containers.ssh_options("ssm", ...)`; what stands in for
-SSM is the `aws` command the ProxyCommand calls: a relay (SSM_STAND_IN) that
-checks it was asked for an SSH session to the stack's instance in the stack's
-region and then carries the bytes to the local sshd, as the Session Manager
-plugin carries them to the instance's port 22. `cloud-init` on the user's PATH
-is a stand-in that reports first boot done. Docker operations run with
-`DOCKER_HOST=ssh://...`, the Docker CLI's ssh connection helper (it runs
-`docker system dial-stdio` on the far side), which is what the provider uses.
+`ubuntu` account, in front of this machine's Docker engine. The address, the
+ssh options and the readiness command are exactly `components.ssh_path.ssh_path`'s
+for ssm mode, with the deploy key at a temporary path. Even the SSM ProxyCommand
+is unchanged: what stands in is the `aws` command it calls, a relay
+(SSM_STAND_IN) that checks it was asked for an SSH session to the stack's
+instance in the stack's region and then carries the bytes to the local sshd, as
+the Session Manager plugin carries them to the instance's port 22. A
+`session-manager-plugin` that does nothing satisfies the readiness command's
+check for it, and `cloud-init` on the far side reports first boot done. Docker
+operations run with `DOCKER_HOST=ssh://...`: the Docker CLI's ssh connection
+helper (`docker system dial-stdio` on the far side), which the provider uses.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from components.containers import ready_script, ssh_options
+from components.ssh_path import SshPath, ssh_path
 from rehearsal.checks import CheckFailed
 from rehearsal.stack import RehearsalError, require
 
@@ -77,8 +79,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, Path]]:
-    """A throwaway user behind a loopback sshd; yields the client environment, the sshd log and the work dir."""
+def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
+    """A throwaway user behind a loopback sshd; yields the client environment, the sshd log and the SSH path."""
     if os.geteuid() != 0:
         raise RehearsalError("the SSH rehearsal creates a throwaway user and starts sshd: run it as root")
     sshd = require("sshd", "apt-get install openssh-server")
@@ -91,11 +93,11 @@ def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, Path]]:
         subprocess.run(
             ["useradd", "-m", "-G", "docker", "-s", "/bin/sh", "-p", "*", USER], check=True, capture_output=True
         )
-        env = _client(work, port, region)
+        env, path = _client(work, port, region)
         log = work / "sshd.log"
         sshd_proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(_sshd_config(work, port)), "-E", str(log)])
         _wait_listening(port)
-        yield env, log, work
+        yield env, log, path
     finally:
         for kind in ("container", "network", "volume"):  # what a failed sequence may leave
             subprocess.run(["docker", kind, "rm", "-f" if kind == "container" else "--", "quintas-rehearsal-ssh"],
@@ -126,32 +128,33 @@ def _sshd_config(work: Path, port: int) -> Path:
     return config
 
 
-def _client(work: Path, port: int, region: str) -> dict[str, str]:
-    """The runner's side: key, known hosts and the `aws` stand-in; the program's options are given per call."""
+def _client(work: Path, port: int, region: str) -> tuple[dict[str, str], SshPath]:
+    """The runner's side: the deploy key, known hosts, the stand-ins and the program's SSH path."""
     key = work / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     shutil.copy(f"{key}.pub", work / "authorized_keys")
     os.chmod(work / "authorized_keys", 0o644)
+    path = ssh_path("ssm", USER, INSTANCE, "203.0.113.10", region, str(work / "host-ready"), key_file=str(key))
     bin_dir = work / "bin"
     bin_dir.mkdir()
-    (bin_dir / "aws").write_text(SSM_STAND_IN)
-    (bin_dir / "aws").chmod(0o755)
-    # What the runner has on the real path, kept out of the program's options: its key and known hosts.
-    (work / "ssh_config").write_text(
-        f"IdentityFile {key}\nIdentitiesOnly yes\nUserKnownHostsFile {work}/known_hosts\nBatchMode yes\n"
-    )
+    for name, text in (("aws", SSM_STAND_IN), ("session-manager-plugin", "#!/bin/sh\nexit 0\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    # The Docker CLI's ssh helper takes no options: this `ssh` gives it the program's, as the
+    # provider's ssh_opts do. The runner's known-hosts file is this run's, not root's.
+    (work / "ssh_config").write_text(f"UserKnownHostsFile {work}/known_hosts\nBatchMode yes\n")
     ssh = bin_dir / "ssh"
-    options = shlex.join(ssh_options("ssm", INSTANCE, region))
-    ssh.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {work}/ssh_config {options} "$@"\n')
+    ssh.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {work}/ssh_config {shlex.join(path.options)} "$@"\n')
     ssh.chmod(0o755)
-    return {
+    env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "REHEARSAL_INSTANCE": INSTANCE,
         "REHEARSAL_REGION": region,
         "REHEARSAL_SSHD_PORT": str(port),
-        "DOCKER_HOST": f"ssh://{USER}@{INSTANCE}",
+        "DOCKER_HOST": path.host,
     }
+    return env, path
 
 
 def _wait_listening(port: int) -> None:
@@ -180,10 +183,10 @@ def multiplexed(env: dict[str, str], log: Path, image: str) -> str:
     return f"{len(OPERATIONS)} Docker operations over ssh:// through the SSM ProxyCommand, 1 authentication"
 
 
-def host_ready(env: dict[str, str], work: Path) -> str:
-    """The readiness command fails while the marker is missing and succeeds once it exists."""
-    marker = work / "host-ready"
-    argv = ["ssh", f"{USER}@{INSTANCE}", ready_script(str(marker))]
+def host_ready(env: dict[str, str], path: SshPath) -> str:
+    """The program's readiness command fails while the marker is missing and succeeds once it exists."""
+    marker = Path(env["PATH"].split(":")[0]).parent / "host-ready"
+    argv = ["sh", "-c", path.ready_command]
     before = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     if before.returncode == 0:
         raise CheckFailed("the readiness command succeeded before the ready marker existed")
@@ -191,13 +194,14 @@ def host_ready(env: dict[str, str], work: Path) -> str:
     after = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     if after.returncode != 0:
         raise CheckFailed(f"the readiness command failed with the marker in place: {after.stderr.strip()[-300:]}")
-    return (
-        f"refused without {marker.name} ({before.stderr.strip()[-80:]}); ready with it, engine {after.stdout.strip()}"
-    )
+    return f"refused without the marker ({before.stderr.strip()[-60:]}); ready with it, engine {after.stdout.strip()}"
 
 
 def rehearse_ssh(region: str, image: str, check: Callable[[str, Callable[[], str]], None]) -> None:
-    with local_host(region) as (env, log, work):
+    """host-ready first, as `pulumi up` does: it opens the connection every Docker operation then shares."""
+    with local_host(region) as (env, log, path):
+        check("host-ready", lambda: host_ready(env, path))
         check("ssh-multiplexed", lambda: multiplexed(env, log, image))
-        check("host-ready", lambda: host_ready(env, work))
-        subprocess.run(["ssh", "-O", "exit", f"{USER}@{INSTANCE}"], env=env, capture_output=True, check=False)
+        subprocess.run(
+            ["ssh", "-O", "exit", path.host.removeprefix("ssh://")], env=env, capture_output=True, check=False
+        )
