@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.backup_job import backup_job_spec
-from components.backups import CRM_DATABASE
+from components.backups import CRM_DATABASE, CRM_DB_USER
 from components.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
 from components.config import StackConfig
 from components.services import (
@@ -51,7 +51,7 @@ SECRET_NAMES = (
 )
 # The CRM's database (the seed plan's name): backups, dumps and restores default to it.
 DB_NAME = CRM_DATABASE
-DB_USER = "directus"
+DB_USER = CRM_DB_USER
 POSTGRES_DATA = "/srv/data/postgres"  # host directory of the data volume, shared with the backup job
 HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 

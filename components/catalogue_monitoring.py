@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components.backups import CRM_DATABASE, CRM_DB_USER
 from components.config import StackConfig
 from components.monitoring_config import grafana_settings, prometheus_flags
 from components.services import Image, Metrics, Routing, ServiceSpec, Volume, wget_check
@@ -123,8 +124,9 @@ def exporters(
             name="postgres-exporter",
             image=_image("postgres-exporter"),
             env={
-                "DATA_SOURCE_URI": "postgres:5432/directus?sslmode=disable",
-                "DATA_SOURCE_USER": "directus",
+                # The database the stack's postgres creates; pg_stat_database and pg_up follow it.
+                "DATA_SOURCE_URI": f"postgres:5432/{CRM_DATABASE}?sslmode=disable",
+                "DATA_SOURCE_USER": CRM_DB_USER,
             },
             secrets={"postgres_password": secrets["postgres_password"]},
             secret_env={"DATA_SOURCE_PASS_FILE": "postgres_password"},

@@ -300,3 +300,23 @@ def test_postgres_image_is_postgis_16_with_the_barman_version_the_tests_use() ->
     assert f"ARG BARMAN_VERSION={version}" in dockerfile
     assert any('"barman[cloud]==${BARMAN_VERSION}"' in line for line in dockerfile)
     assert any("barman-cloud-wal-archive --version" in line for line in dockerfile)
+
+
+def test_postgres_exporter_logs_in_to_the_stack_database_as_its_owner(staging_config: StackConfig) -> None:
+    specs = specs_of(staging_config)
+    server = specs["postgres"].env
+    exporter = specs["postgres-exporter"].env
+    assert exporter["DATA_SOURCE_URI"] == "postgres:5432/quintas_crm?sslmode=disable"
+    assert exporter["DATA_SOURCE_URI"] == f"postgres:5432/{server['POSTGRES_DB']}?sslmode=disable"
+    assert exporter["DATA_SOURCE_USER"] == server["POSTGRES_USER"]
+
+
+def test_the_backup_job_defaults_to_the_role_the_postgres_container_creates(staging_config: StackConfig) -> None:
+    from components.backups import BackupTarget, backup_job_environment
+
+    env = backup_job_environment(
+        target=BackupTarget(bucket="b", stack="staging"), backup_time="02:00", time_zone="UTC", recovery_window_days=7
+    )
+    server = specs_of(staging_config)["postgres"].env
+    # The image creates only POSTGRES_USER: there is no `postgres` role to log in as.
+    assert (env["PGUSER"], env["BACKUP_DATABASE"]) == (server["POSTGRES_USER"], server["POSTGRES_DB"])
