@@ -11,10 +11,12 @@ status --wait` over the same SSH path runs first, and the provider's address is
 derived from its result.
 
 Updates: create-first services (frontend, directus) get no fixed container name
-and no delete_before_replace, so the new container starts, turns healthy (the
-provider waits for it) and joins Traefik before the old one is removed.
-delete-first services (postgres, redis, traefik) stop first, with a grace
-period for a clean shutdown.
+and delete_before_replace=False, set explicitly (left unset, the provider
+decides), so the new container starts, turns healthy (the provider waits for it)
+and joins Traefik before the old one is removed. delete-first services
+(postgres, redis, traefik, the monitoring services on their data volumes) get
+delete_before_replace=True and stop first, with a grace period for a clean
+shutdown.
 """
 
 from __future__ import annotations
@@ -277,6 +279,7 @@ class ContainerStack(pulumi.ComponentResource):
             log_opts=self._log_opts(spec),
             opts=pulumi.ResourceOptions.merge(
                 docker_opts,
+                # Set either way, never left unset: unset, the provider chooses the order itself.
                 pulumi.ResourceOptions(depends_on=deps, delete_before_replace=spec.replacement == "delete-first"),
             ),
         )
