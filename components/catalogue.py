@@ -189,6 +189,8 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         "METRICS_ENABLED": "true",
         "LOG_STYLE": "raw",
         "TELEMETRY": "false",
+        # Extensions are baked into the image here; no volume over the path (it would hide them,
+        # and a writable volume would be shared by the old and new container of an update).
         "EXTENSIONS_PATH": "/directus/extensions",
     }
     return ServiceSpec(
@@ -211,7 +213,6 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         health=wget_check("http://127.0.0.1:8055/server/ping"),
         memory_mb=640 * scale,
         cpus=1.0,
-        volumes=(Volume("directus-extensions", "/directus/extensions"),),
         networks=("edge", "backend"),
         routing=(Routing("cms", 8055),),
         metrics=Metrics(port=8055, auth="metrics", credentials="metrics_token"),

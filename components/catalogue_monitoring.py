@@ -75,6 +75,11 @@ def prometheus(
         networks=("edge", "backend"),
         metrics=Metrics(port=9090),
         config_files=files,
+        # Delete-first: the TSDB on prometheus-data takes a lock that a second Prometheus
+        # cannot get, so a new container started beside the old one never turns healthy.
+        # The grace lets it flush the head block and close the WAL (shorter replay on start).
+        replacement="delete-first",
+        stop_grace_seconds=60,
     )
 
 
@@ -90,6 +95,11 @@ def alertmanager(files: Mapping[str, pulumi.Input[str]]) -> ServiceSpec:
         networks=("edge",),  # sends notifications out
         metrics=Metrics(port=9093),
         config_files=files,
+        # Delete-first: silences and the notification log on alertmanager-data have one writer;
+        # two instances on the same files would overwrite each other's snapshots. It writes
+        # them on shutdown, within the grace.
+        replacement="delete-first",
+        stop_grace_seconds=30,
     )
 
 
@@ -113,6 +123,11 @@ def grafana(
         metrics=Metrics(port=3000),
         config_files=files,
         depends_on=("prometheus",),
+        # Delete-first: Grafana's SQLite database on grafana-data (users, sessions) has one
+        # writer, and a second server would migrate and lock it under the first. Grafana's
+        # page is down for the restart; the application is not.
+        replacement="delete-first",
+        stop_grace_seconds=30,
     )
 
 

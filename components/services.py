@@ -18,6 +18,9 @@ with every problem of every spec at once):
 - `privileged` needs a written reason.
 - a service that publishes a host port cannot be replaced create-before-delete:
   the new container could not bind the port while the old one holds it.
+- a create-first service mounts nothing writable (named volume or host path):
+  the old and new containers would share it during the replacement, and a
+  single-writer store (Prometheus' TSDB lock, a SQLite file) refuses the second.
 """
 
 from __future__ import annotations
@@ -276,6 +279,13 @@ def validate(spec: ServiceSpec) -> list[str]:
         p.append(f"{n}: privileged needs privileged_reason: a written justification of why")
     if spec.ports and spec.replacement == "create-first":
         p.append(f"{n}: publishes host ports, so it must use replacement='delete-first' (the port is held)")
+    if spec.replacement == "create-first":
+        for v in spec.volumes:
+            if not v.read_only:
+                p.append(
+                    f"{n}: replacement is create-first but mounts {v.source} writable: the old and new "
+                    "containers would share it; use replacement='delete-first' or mount it read_only"
+                )
     if spec.memory_mb < 16 or spec.cpus <= 0:
         p.append(f"{n}: memory_mb (>= 16) and cpus (> 0) limits are required")
     if spec.restart not in RESTART_POLICIES:

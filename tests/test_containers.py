@@ -136,7 +136,7 @@ def test_edge_and_internal_backend_networks(containers_staging: engine.Run) -> N
 
 def test_named_volumes_are_created(containers_staging: engine.Run) -> None:
     vols = sorted(v.inputs["name"] for v in containers_staging.of_type("docker:index/volume:Volume"))
-    assert vols == ["alertmanager-data", "directus-extensions", "grafana-data", "prometheus-data"]
+    assert vols == ["alertmanager-data", "grafana-data", "prometheus-data"]
 
 
 def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging: engine.Run) -> None:

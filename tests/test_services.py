@@ -89,6 +89,8 @@ def test_a_well_formed_spec_has_no_problems() -> None:
         ({"metrics": Metrics(8080, auth="bearer", credentials="token")}, "needs credentials"),
         ({"config_files": {"/run/secrets/x": "y"}}, "outside /run/secrets"),
         ({"name": "Bad_Name"}, "lower-case DNS label"),
+        ({"volumes": (Volume("api-data", "/data"),)}, "create-first but mounts api-data writable"),
+        ({"volumes": (Volume("/srv/data/api", "/data"),)}, "create-first but mounts /srv/data/api writable"),
     ],
 )
 def test_invalid_spec_is_refused_with_a_clear_problem(change: dict[str, object], message: str) -> None:
@@ -110,8 +112,13 @@ def test_data_paths_and_explained_system_paths_are_accepted() -> None:
     spec = good(
         volumes=(Volume("/srv/data/api", "/data"), Volume("/proc", "/host/proc", read_only=True)),
         host_access="reads host process statistics",
+        replacement="delete-first",
     )
     assert validate(spec) == []
+
+
+def test_a_create_first_service_may_mount_volumes_read_only() -> None:
+    assert validate(good(volumes=(Volume("api-data", "/data", read_only=True),))) == []
 
 
 # ----------------------------------------------------------------- the catalogue
@@ -191,7 +198,9 @@ def test_directus_uses_postgres_redis_cache_s3_uploads_and_secret_files(staging_
     assert env["METRICS_TOKENS_FILE"] == "/run/secrets/metrics_token"
     assert d.metrics == Metrics(port=8055, auth="metrics", credentials="metrics_token")
     assert d.health is not None and d.health.test[-1] == "http://127.0.0.1:8055/server/ping"
-    assert Volume("directus-extensions", "/directus/extensions") in d.volumes
+    # Create-first: no writable volume (the old and new container would share it), and
+    # extensions are baked into the image, where a volume over the path would hide them.
+    assert d.volumes == () and d.replacement == "create-first"
     assert d.routing == (Routing("cms", 8055),)
 
 
