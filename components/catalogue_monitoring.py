@@ -73,6 +73,9 @@ def prometheus(
         cpus=0.5,
         volumes=(Volume("prometheus-data", "/prometheus"),),
         networks=("edge", "backend"),
+        # node-exporter runs in the host's network namespace: Prometheus reaches it at
+        # host.docker.internal, which Docker maps to the host (through the edge network's gateway).
+        host_gateway=True,
         metrics=Metrics(port=9090),
         config_files=files,
         # Delete-first: the TSDB on prometheus-data takes a lock that a second Prometheus
@@ -179,10 +182,18 @@ def exporters(
 
 
 def node_exporter() -> ServiceSpec:
+    """The host's metrics, run as upstream documents it (`--net=host --pid=host`, / read-only).
+
+    On a bridge network /proc/net and /sys/class/net show the container's own eth0, not
+    the host's interfaces. In the host's namespace it listens on the host's port 9100 on
+    every interface: the host's security group has no inbound rule for 9100
+    (components/security.py), so only the host itself and its containers reach it.
+    """
     return ServiceSpec(
         name="node-exporter",
         image=_image("node-exporter"),
         command=(
+            "--web.listen-address=:9100",
             "--path.procfs=/host/proc",
             "--path.sysfs=/host/sys",
             "--path.rootfs=/rootfs",
@@ -200,8 +211,13 @@ def node_exporter() -> ServiceSpec:
         ),
         host_access="node-exporter reports the host's CPU, memory, disks and network from /proc, /sys and /",
         pid_host=True,
-        networks=("backend",),
+        host_network=True,
+        networks=(),
         metrics=Metrics(port=9100),
+        # Delete-first: in the host's network the new container could not bind 9100 while the
+        # old one holds it. A gap of a few scrapes in host metrics is all a replacement costs.
+        replacement="delete-first",
+        stop_grace_seconds=10,
     )
 
 

@@ -35,6 +35,8 @@ from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.services import (
+    HOST_GATEWAY_IP,
+    HOST_GATEWAY_NAME,
     INTERNAL_NETWORKS,
     NETWORKS,
     HealthCheck,
@@ -257,9 +259,13 @@ class ContainerStack(pulumi.ComponentResource):
                 *(docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()),
             ],
             healthcheck=_healthcheck(health),
+            # A host_network service has no Docker network (validate() refuses one), so no networks_advanced.
+            network_mode="host" if spec.host_network else None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=networks[n].name, aliases=[spec.name]) for n in spec.networks
-            ],
+            ]
+            or None,
+            hosts=[docker.ContainerHostArgs(host=HOST_GATEWAY_NAME, ip=HOST_GATEWAY_IP)] if spec.host_gateway else None,
             ports=[docker.ContainerPortArgs(internal=p.container, external=p.host) for p in spec.ports] or None,
             volumes=_volumes(spec),
             memory=spec.memory_mb,

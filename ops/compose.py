@@ -25,7 +25,16 @@ import yaml
 
 from components.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
 from components.config import ConfigError, StackConfig
-from components.services import DATA_ROOT, INTERNAL_NETWORKS, NETWORKS, ServiceSpec, labels, secret_path
+from components.services import (
+    DATA_ROOT,
+    HOST_GATEWAY_IP,
+    HOST_GATEWAY_NAME,
+    INTERNAL_NETWORKS,
+    NETWORKS,
+    ServiceSpec,
+    labels,
+    secret_path,
+)
 from ops import engine
 
 SECRETS_DIR = "local/secrets"
@@ -108,7 +117,6 @@ def render_service(spec: ServiceSpec, stack: str) -> dict[str, Any]:
     service: dict[str, Any] = {
         "image": f"{repo}{'@' if image.tag.startswith('sha256:') else ':'}{image.tag}",
         "environment": env,
-        "networks": list(spec.networks),
         "labels": labels(spec, stack),
         "healthcheck": {
             "test": ["CMD", *health.test],
@@ -123,6 +131,12 @@ def render_service(spec: ServiceSpec, stack: str) -> dict[str, Any]:
         "stop_grace_period": f"{spec.stop_grace_seconds}s",
         "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
     }
+    if spec.host_network:
+        service["network_mode"] = "host"
+    else:
+        service["networks"] = list(spec.networks)
+    if spec.host_gateway:
+        service["extra_hosts"] = [f"{HOST_GATEWAY_NAME}:{HOST_GATEWAY_IP}"]
     if image.build_context:
         service["build"] = {"context": f"./{image.build_context}"}
     if spec.command:

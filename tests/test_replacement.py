@@ -27,7 +27,6 @@ def test_no_create_first_container_mounts_a_writable_volume(containers_staging: 
         "cadvisor",
         "directus",
         "frontend",
-        "node-exporter",
         "postgres-exporter",
         "redis-exporter",
     ]
