@@ -422,6 +422,10 @@ class ScrapeTarget:
     path: str
     auth: str
     token_file: str | None
+    # The site (app, cms) the service serves: the entrypoint of its catch-all route. Its
+    # series carry it as `service`, the label the site's probes have, so that Alertmanager
+    # can tell a target down because its site is down from any other (inhibit `equal`).
+    site: str | None = None
 
 
 def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
@@ -433,6 +437,7 @@ def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
             path=s.metrics.path,
             auth=s.metrics.auth,
             token_file=secret_path(s.metrics.credentials) if s.metrics.credentials else None,
+            site=next((r.entrypoint for r in s.routing if r.host is None), None),
         )
         for s in specs
         if s.metrics
