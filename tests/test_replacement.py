@@ -34,3 +34,18 @@ def test_no_create_first_container_mounts_a_writable_volume(containers_staging: 
         c.name: v["containerPath"] for c in create_first for v in c.inputs.get("volumes") or [] if not v.get("readOnly")
     }
     assert writable == {}
+
+
+def test_no_docker_resource_with_a_fixed_name_asks_to_be_created_first(containers_staging: engine.Run) -> None:
+    # Two objects cannot share a name on one engine: with a fixed name, create-first would
+    # collide, so delete_before_replace must be True or left to the provider, never False.
+    fixed = [
+        r
+        for r in containers_staging.resources
+        if r.type.startswith("docker:index/")
+        and isinstance(r.inputs.get("name"), str)
+        and r.custom
+        and r.type != "docker:index/remoteImage:RemoteImage"
+    ]
+    assert {r.type for r in fixed} >= {CONTAINER, "docker:index/network:Network", "docker:index/volume:Volume"}
+    assert [r.name for r in fixed if r.delete_before_replace is False] == []
