@@ -179,6 +179,7 @@ def restore_and_read(workdir: Path, name: str, to: str, endpoint: str, pg_bin: P
     target_dir = workdir / name
     report_file = workdir / f"{name}.json"
     args = ["restore", "--to", to, "--target-dir", str(target_dir), "--report-json", str(report_file)]
+    args += ["--db-user", POSTGRES_USER]  # the drill's cluster was made with this role, not the stack's owner
     for table in drill_data.KEY_TABLES:
         args += ["--verify-table", table]
     started = time.time()
