@@ -23,7 +23,12 @@ if TYPE_CHECKING:  # the operator tools use this module without loading the Pulu
     from components.config import StackConfig
 
 BARMAN_SERVER = "quintas-crm"
+# The CRM's database and the role that owns it, once: the postgres container creates
+# them (POSTGRES_DB, POSTGRES_USER, so no `postgres` role exists), Directus, the backup
+# job and postgres-exporter log in with them. Here because this module loads no Pulumi
+# SDK and imports no catalogue, so every one of those can import it without a cycle.
 CRM_DATABASE = "quintas_crm"
+CRM_DB_USER = "directus"
 # node-exporter's textfile collector directory inside the backup-job container.
 TEXTFILE_DIR = "/var/lib/node-exporter/textfile"
 METRICS_FILE = "quintas_backup.prom"
@@ -129,7 +134,7 @@ def backup_job_environment(
     recovery_window_days: int,
     database: str = CRM_DATABASE,
     pg_host: str = "postgres",
-    pg_user: str = "postgres",
+    pg_user: str = CRM_DB_USER,
     textfile_dir: str = TEXTFILE_DIR,
 ) -> dict[str, str]:
     """The backup job's environment, read by services/postgres/backup_job.py (and libpq's PG* variables)."""

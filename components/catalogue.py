@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.backup_job import backup_job_spec
-from components.backups import CRM_DATABASE
+from components.backups import CRM_DATABASE, CRM_DB_USER
 from components.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
 from components.config import StackConfig
 from components.engine_versions import check_fits
@@ -55,7 +55,7 @@ SECRET_NAMES = (
 )
 # The CRM's database (the seed plan's name): backups, dumps and restores default to it.
 DB_NAME = CRM_DATABASE
-DB_USER = "directus"
+DB_USER = CRM_DB_USER
 POSTGRES_DATA = "/srv/data/postgres"  # host directory of the data volume, shared with the backup job
 HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
@@ -197,6 +197,8 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         "METRICS_ENABLED": "true",
         "LOG_STYLE": "raw",
         "TELEMETRY": "false",
+        # Extensions are baked into the image here; no volume over the path (it would hide them,
+        # and a writable volume would be shared by the old and new container of an update).
         "EXTENSIONS_PATH": "/directus/extensions",
     }
     return ServiceSpec(
@@ -219,7 +221,6 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         health=wget_check("http://127.0.0.1:8055/server/ping"),
         memory_mb=640 * scale,
         cpus=1.0,
-        volumes=(Volume("directus-extensions", "/directus/extensions"),),
         networks=("edge", "backend"),
         routing=(Routing("cms", 8055),),
         metrics=Metrics(port=8055, auth="metrics", credentials="metrics_token"),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components.backups import CRM_DATABASE, CRM_DB_USER
 from components.config import StackConfig
 from components.monitoring_config import grafana_settings, prometheus_flags
 from components.services import Image, Metrics, Routing, ServiceSpec, Volume, wget_check
@@ -72,8 +73,16 @@ def prometheus(
         cpus=0.5,
         volumes=(Volume("prometheus-data", "/prometheus"),),
         networks=("edge", "backend"),
+        # node-exporter runs in the host's network namespace: Prometheus reaches it at
+        # host.docker.internal, which Docker maps to the host (through the edge network's gateway).
+        host_gateway=True,
         metrics=Metrics(port=9090),
         config_files=files,
+        # Delete-first: the TSDB on prometheus-data takes a lock that a second Prometheus
+        # cannot get, so a new container started beside the old one never turns healthy.
+        # The grace lets it flush the head block and close the WAL (shorter replay on start).
+        replacement="delete-first",
+        stop_grace_seconds=60,
     )
 
 
@@ -89,6 +98,11 @@ def alertmanager(files: Mapping[str, pulumi.Input[str]]) -> ServiceSpec:
         networks=("edge",),  # sends notifications out
         metrics=Metrics(port=9093),
         config_files=files,
+        # Delete-first: silences and the notification log on alertmanager-data have one writer;
+        # two instances on the same files would overwrite each other's snapshots. It writes
+        # them on shutdown, within the grace.
+        replacement="delete-first",
+        stop_grace_seconds=30,
     )
 
 
@@ -112,6 +126,11 @@ def grafana(
         metrics=Metrics(port=3000),
         config_files=files,
         depends_on=("prometheus",),
+        # Delete-first: Grafana's SQLite database on grafana-data (users, sessions) has one
+        # writer, and a second server would migrate and lock it under the first. Grafana's
+        # page is down for the restart; the application is not.
+        replacement="delete-first",
+        stop_grace_seconds=30,
     )
 
 
@@ -123,8 +142,9 @@ def exporters(
             name="postgres-exporter",
             image=_image("postgres-exporter"),
             env={
-                "DATA_SOURCE_URI": "postgres:5432/directus?sslmode=disable",
-                "DATA_SOURCE_USER": "directus",
+                # The database the stack's postgres creates; pg_stat_database and pg_up follow it.
+                "DATA_SOURCE_URI": f"postgres:5432/{CRM_DATABASE}?sslmode=disable",
+                "DATA_SOURCE_USER": CRM_DB_USER,
             },
             secrets={"postgres_password": secrets["postgres_password"]},
             secret_env={"DATA_SOURCE_PASS_FILE": "postgres_password"},
@@ -162,10 +182,18 @@ def exporters(
 
 
 def node_exporter() -> ServiceSpec:
+    """The host's metrics, run as upstream documents it (`--net=host --pid=host`, / read-only).
+
+    On a bridge network /proc/net and /sys/class/net show the container's own eth0, not
+    the host's interfaces. In the host's namespace it listens on the host's port 9100 on
+    every interface: the host's security group has no inbound rule for 9100
+    (components/security.py), so only the host itself and its containers reach it.
+    """
     return ServiceSpec(
         name="node-exporter",
         image=_image("node-exporter"),
         command=(
+            "--web.listen-address=:9100",
             "--path.procfs=/host/proc",
             "--path.sysfs=/host/sys",
             "--path.rootfs=/rootfs",
@@ -183,8 +211,13 @@ def node_exporter() -> ServiceSpec:
         ),
         host_access="node-exporter reports the host's CPU, memory, disks and network from /proc, /sys and /",
         pid_host=True,
-        networks=("backend",),
+        host_network=True,
+        networks=(),
         metrics=Metrics(port=9100),
+        # Delete-first: in the host's network the new container could not bind 9100 while the
+        # old one holds it. A gap of a few scrapes in host metrics is all a replacement costs.
+        replacement="delete-first",
+        stop_grace_seconds=10,
     )
 
 

@@ -12,10 +12,12 @@ connection: components/ssh_path.py), and the provider's address is derived from 
 result.
 
 Updates: create-first services (frontend, directus) get no fixed container name
-and no delete_before_replace, so the new container starts, turns healthy (the
-provider waits for it) and joins Traefik before the old one is removed.
-delete-first services (postgres, redis, traefik) stop first, with a grace
-period for a clean shutdown.
+and delete_before_replace=False, set explicitly (left unset, the provider
+decides), so the new container starts, turns healthy (the provider waits for it)
+and joins Traefik before the old one is removed. delete-first services
+(postgres, redis, traefik, the monitoring services on their data volumes) get
+delete_before_replace=True and stop first, with a grace period for a clean
+shutdown.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from components.config import StackConfig
 from components.registry import ImageRepositories, ImageRepositoriesArgs
 from components.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.services import (
+    HOST_GATEWAY_IP,
+    HOST_GATEWAY_NAME,
     INTERNAL_NETWORKS,
     NETWORKS,
     HealthCheck,
@@ -218,9 +222,13 @@ class ContainerStack(pulumi.ComponentResource):
             uploads=_uploads(spec),
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()],
             healthcheck=_healthcheck(health),
+            # A host_network service has no Docker network (validate() refuses one), so no networks_advanced.
+            network_mode="host" if spec.host_network else None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=networks[n].name, aliases=[spec.name]) for n in spec.networks
-            ],
+            ]
+            or None,
+            hosts=[docker.ContainerHostArgs(host=HOST_GATEWAY_NAME, ip=HOST_GATEWAY_IP)] if spec.host_gateway else None,
             ports=[docker.ContainerPortArgs(internal=p.container, external=p.host) for p in spec.ports] or None,
             volumes=_volumes(spec),
             memory=spec.memory_mb,
@@ -240,6 +248,7 @@ class ContainerStack(pulumi.ComponentResource):
             log_opts=self._log_opts(spec),
             opts=pulumi.ResourceOptions.merge(
                 docker_opts,
+                # Set either way, never left unset: unset, the provider chooses the order itself.
                 pulumi.ResourceOptions(depends_on=deps, delete_before_replace=spec.replacement == "delete-first"),
             ),
         )

@@ -92,7 +92,10 @@ def scrape_job(target: ScrapeTarget) -> dict[str, object]:
                 f"{target.job}: metrics auth {target.auth!r} needs a token file and one of {sorted(AUTH_TYPES)}"
             )
         job["authorization"] = {"type": AUTH_TYPES[target.auth], "credentials_file": target.token_file}
-    job["static_configs"] = [{"targets": [target.address]}]
+    static: dict[str, object] = {"targets": [target.address]}
+    if target.site:
+        static["labels"] = {"service": target.site}  # as the probes of that site (inhibition)
+    job["static_configs"] = [static]
     return job
 
 

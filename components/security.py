@@ -2,7 +2,10 @@
 
 - ALB: 80 and 443 from the internet; out only to the host's two target ports.
 - Host: 3000 and 8055 only from the ALB group; SSH only in `direct` mode and only
-  from the admin CIDRs; out only 443 and 80 (images, packages, AWS APIs, SSM) and
+  from the admin CIDRs; nothing else. In particular no rule for 9100: node-exporter
+  runs in the host's network namespace and listens on every interface of the host,
+  and this group is what keeps it private (Prometheus reaches it from inside the
+  host, at host.docker.internal); out only 443 and 80 (images, packages, AWS APIs, SSM) and
   123/udp (NTP).
 
 Every rule is its own aws.vpc.SecurityGroupIngressRule/EgressRule resource with a

@@ -18,6 +18,14 @@ with every problem of every spec at once):
 - `privileged` needs a written reason.
 - a service that publishes a host port cannot be replaced create-before-delete:
   the new container could not bind the port while the old one holds it.
+- a `host_network` service (node-exporter) shares the host's network namespace:
+  it joins no Docker network, has no route, needs a written reason in
+  `host_access` and is replaced delete-first (it binds the host's own port).
+  Its scrape target is `host.docker.internal:<port>`, which a `host_gateway`
+  service (Prometheus) resolves to the host.
+- a create-first service mounts nothing writable (named volume or host path):
+  the old and new containers would share it during the replacement, and a
+  single-writer store (Prometheus' TSDB lock, a SQLite file) refuses the second.
 """
 
 from __future__ import annotations
@@ -42,6 +50,10 @@ INTERNAL_NETWORKS = frozenset({"backend"})
 ENTRYPOINTS = {"app": 3000, "cms": 8055}
 RESTART_POLICIES = ("unless-stopped", "always", "on-failure", "no")
 CONFIG_DIGEST_LABEL = "quintas.config-digest"
+# The name a `host_gateway` container resolves to the host (Docker's special address
+# `host-gateway`); how Prometheus reaches a service in the host's network namespace.
+HOST_GATEWAY_NAME = "host.docker.internal"
+HOST_GATEWAY_IP = "host-gateway"
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 _SECRET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -174,6 +186,10 @@ class ServiceSpec:
     stop_signal: str | None = None
     shm_size_mb: int | None = None
     pid_host: bool = False
+    # Runs in the host's network namespace (no Docker network): what it reports or binds is the host's.
+    host_network: bool = False
+    # Resolves HOST_GATEWAY_NAME to the host, to reach a host_network service.
+    host_gateway: bool = False
     privileged: bool = False
     privileged_reason: str = ""
     host_access: str = ""  # why the service mounts read-only system paths
@@ -263,6 +279,7 @@ def validate(spec: ServiceSpec) -> list[str]:
         p.append(f"{n}: health check needs a command and durations such as 10s")
     p += _env_problems(spec)
     p += _volume_problems(spec)
+    p += _host_network_problems(spec)
     for net in spec.networks:
         if net not in NETWORKS:
             p.append(f"{n}: unknown network {net!r}; networks are {', '.join(NETWORKS)}")
@@ -277,6 +294,13 @@ def validate(spec: ServiceSpec) -> list[str]:
         p.append(f"{n}: privileged needs privileged_reason: a written justification of why")
     if spec.ports and spec.replacement == "create-first":
         p.append(f"{n}: publishes host ports, so it must use replacement='delete-first' (the port is held)")
+    if spec.replacement == "create-first":
+        for v in spec.volumes:
+            if not v.read_only:
+                p.append(
+                    f"{n}: replacement is create-first but mounts {v.source} writable: the old and new "
+                    "containers would share it; use replacement='delete-first' or mount it read_only"
+                )
     if spec.memory_mb < 16 or spec.cpus <= 0:
         p.append(f"{n}: memory_mb (>= 16) and cpus (> 0) limits are required")
     if spec.restart not in RESTART_POLICIES:
@@ -286,6 +310,22 @@ def validate(spec: ServiceSpec) -> list[str]:
     for path in spec.config_files:
         if not path.startswith("/") or path.startswith(SECRETS_DIR):
             p.append(f"{n}: config file {path!r} must be an absolute path outside {SECRETS_DIR}")
+    return p
+
+
+def _host_network_problems(spec: ServiceSpec) -> list[str]:
+    if not spec.host_network:
+        return []
+    n = spec.name
+    p: list[str] = []
+    if spec.networks:
+        p.append(f"{n}: host_network joins no Docker network; remove networks {', '.join(spec.networks)}")
+    if spec.routing or spec.ports:
+        p.append(f"{n}: host_network cannot be routed or publish ports; Traefik and -p reach Docker networks only")
+    if len(spec.host_access.strip()) < 20:
+        p.append(f"{n}: host_network needs host_access: a written reason to share the host's network")
+    if spec.replacement == "create-first":
+        p.append(f"{n}: host_network binds the host's ports, so it must use replacement='delete-first'")
     return p
 
 
@@ -355,6 +395,12 @@ def validate_catalogue(specs: Sequence[ServiceSpec], memory_budget_mb: int | Non
     routes = [(r.entrypoint, r.host) for s in specs for r in s.routing]
     for dup in sorted({x for x in routes if routes.count(x) > 1}, key=str):
         problems.append(f"route {dup[0]} host {dup[1] or '*'} is claimed by more than one service")
+    unreachable = [s.name for s in specs if s.host_network and s.metrics]
+    if unreachable and not any(s.host_gateway for s in specs):
+        problems.append(
+            f"{', '.join(unreachable)}: scraped at {HOST_GATEWAY_NAME}, but no service resolves "
+            f"{HOST_GATEWAY_NAME}; give the scraper host_gateway=True"
+        )
     if memory_budget_mb is not None:
         total = sum(s.memory_mb for s in specs)
         if total > memory_budget_mb:
@@ -373,10 +419,14 @@ def named_volumes(specs: Iterable[ServiceSpec]) -> list[str]:
 @dataclass(frozen=True)
 class ScrapeTarget:
     job: str
-    address: str  # host:port on the Docker networks
+    address: str  # host:port on the Docker networks, or via the host gateway for a host_network service
     path: str
     auth: str
     token_file: str | None
+    # The site (app, cms) the service serves: the entrypoint of its catch-all route. Its
+    # series carry it as `service`, the label the site's probes have, so that Alertmanager
+    # can tell a target down because its site is down from any other (inhibit `equal`).
+    site: str | None = None
 
 
 def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
@@ -384,10 +434,11 @@ def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
     return [
         ScrapeTarget(
             job=s.name,
-            address=f"{s.name}:{s.metrics.port}",
+            address=f"{HOST_GATEWAY_NAME if s.host_network else s.name}:{s.metrics.port}",
             path=s.metrics.path,
             auth=s.metrics.auth,
             token_file=secret_path(s.metrics.credentials) if s.metrics.credentials else None,
+            site=next((r.entrypoint for r in s.routing if r.host is None), None),
         )
         for s in specs
         if s.metrics

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.backups import BARMAN_SERVER, CRM_DATABASE, BackupTarget
+from components.backups import BARMAN_SERVER, CRM_DATABASE, CRM_DB_USER, BackupTarget
 from ops import backup_verify, restore
 from ops.postgres_local import ServerError, find_pg_bin
 
@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rest.add_argument("--target-dir", required=True, type=Path, help="a new or empty directory")
     rest.add_argument("--verify-table", action="append", default=[], help="a key table to checksum (repeatable)")
     rest.add_argument("--database", default=CRM_DATABASE, help=f"database to verify (default {CRM_DATABASE})")
+    rest.add_argument(
+        "--db-user",
+        default=CRM_DB_USER,
+        help=f"role to verify as; a stack's cluster has only its owner (default {CRM_DB_USER})",
+    )
     rest.add_argument("--pg-bin", help="PostgreSQL bin directory (default: newest /usr/lib/postgresql/*/bin)")
     rest.add_argument("--timeout", type=float, default=3600, help="seconds to wait for recovery (default 3600)")
     rest.add_argument("--report-json", type=Path, help="also write the verification report to this file")
@@ -127,7 +132,7 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
 
     report = restore.restore(
-        target, args.to, target_dir, pg_bin, args.verify_table, args.database, args.timeout, progress
+        target, args.to, target_dir, pg_bin, args.verify_table, args.database, args.timeout, progress, args.db_user
     )
     out.write(restore.render(report) + "\n")
     if args.report_json:

@@ -33,6 +33,8 @@ from components.config import ConfigError, StackConfig
 from components.monitoring_config import ALERTMANAGER_CONFIG, monitoring_files
 from components.services import (
     DATA_ROOT,
+    HOST_GATEWAY_IP,
+    HOST_GATEWAY_NAME,
     INTERNAL_NETWORKS,
     NETWORKS,
     ServiceSpec,
@@ -154,7 +156,6 @@ def render_service(spec: ServiceSpec, stack: str) -> dict[str, Any]:
     service: dict[str, Any] = {
         "image": f"{repo}{'@' if image.tag.startswith('sha256:') else ':'}{image.tag}",
         "environment": env,
-        "networks": list(spec.networks),
         "labels": labels(spec, stack),
         "healthcheck": {
             "test": ["CMD", *health.test],
@@ -169,6 +170,12 @@ def render_service(spec: ServiceSpec, stack: str) -> dict[str, Any]:
         "stop_grace_period": f"{spec.stop_grace_seconds}s",
         "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
     }
+    if spec.host_network:
+        service["network_mode"] = "host"
+    else:
+        service["networks"] = list(spec.networks)
+    if spec.host_gateway:
+        service["extra_hosts"] = [f"{HOST_GATEWAY_NAME}:{HOST_GATEWAY_IP}"]
     if image.build_context:
         service["build"] = {"context": f"./{image.build_context}"}
     if spec.command:

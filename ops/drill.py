@@ -31,16 +31,17 @@ from pathlib import Path
 from components.backups import (
     BUCKET_ENV,
     BUCKET_FROM_ENV,
+    CRM_DATABASE,
     BackupTarget,
     backup_job_environment,
     postgres_settings,
 )
 from ops import drill_data
-from ops.postgres_local import LocalServer, find_pg_bin, free_port, give_to_postgres, run_as_postgres
+from ops.postgres_local import POSTGRES_USER, LocalServer, find_pg_bin, free_port, give_to_postgres, run_as_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPT = ROOT / "services" / "postgres" / "backup_job.py"
-DATABASE = "quintas_crm"
+DATABASE = CRM_DATABASE
 BUCKET = "quintas-crm-drill-backups"
 STACK = "drill"
 # A closed WAL segment still needs barman-cloud-wal-archive to ship it (about a second,
@@ -128,7 +129,7 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.server.port, user="postgres", dbname=DATABASE)
+        conn = psycopg2.connect(host="127.0.0.1", port=self.server.port, user=POSTGRES_USER, dbname=DATABASE)
         conn.autocommit = True
         n = 0
         try:
@@ -157,6 +158,8 @@ def run_backup_job(workdir: Path, target: BackupTarget, server: LocalServer) -> 
         backup_time="02:00",
         time_zone="UTC",
         recovery_window_days=7,
+        # The drill's own server was initialised with this superuser, not the stack's owner role.
+        pg_user=POSTGRES_USER,
         textfile_dir=str(workdir / "textfile"),
     )
     env |= {"PGHOST": str(server.socket_dir), "PGPORT": str(server.port), **S3_ENV}
@@ -176,6 +179,7 @@ def restore_and_read(workdir: Path, name: str, to: str, endpoint: str, pg_bin: P
     target_dir = workdir / name
     report_file = workdir / f"{name}.json"
     args = ["restore", "--to", to, "--target-dir", str(target_dir), "--report-json", str(report_file)]
+    args += ["--db-user", POSTGRES_USER]  # the drill's cluster was made with this role, not the stack's owner
     for table in drill_data.KEY_TABLES:
         args += ["--verify-table", table]
     started = time.time()

@@ -94,7 +94,7 @@ class Resource:
     id: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
-    delete_before_replace: bool = False
+    delete_before_replace: bool | None = None  # None: the program left it unset
     ignore_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     provider: str | None = None

@@ -44,7 +44,9 @@ class RecordingMonitor(MockMonitor):
             id=response.id or None,
             protect=request.HasField("protect") and request.protect,
             retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
-            delete_before_replace=bool(request.deleteBeforeReplace),
+            # Unset (None) is not False: the provider then chooses, and for some resources
+            # (a container among them) it chooses delete-first.
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
             ignore_changes=tuple(request.ignoreChanges),
             depends_on=tuple(sorted(request.dependencies)),
             provider=request.provider or None,

@@ -56,6 +56,8 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "docker:index/container:Container": (
         "image",
         "networksAdvanced",
+        "networkMode",
+        "hosts",
         "healthcheck",
         "labels",
         "ports",

@@ -158,7 +158,7 @@ def _options(resource: engine.Resource) -> PolicyResourceOptions:
     return PolicyResourceOptions(
         protect=resource.protect,
         ignore_changes=list(resource.ignore_changes),
-        delete_before_replace=resource.delete_before_replace or None,
+        delete_before_replace=resource.delete_before_replace,  # None when unset, as the real analyzer
         aliases=[],
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=[],

@@ -98,9 +98,18 @@ class LocalServer:
     """One postmaster on `data_dir`, reachable on its private socket dir and optionally on 127.0.0.1:port."""
 
     def __init__(
-        self, data_dir: Path, pg_bin: Path, socket_dir: Path, port: int | None = None, log_file: Path | None = None
+        self,
+        data_dir: Path,
+        pg_bin: Path,
+        socket_dir: Path,
+        port: int | None = None,
+        log_file: Path | None = None,
+        user: str = POSTGRES_USER,
     ) -> None:
         self.data_dir = data_dir
+        # The role psql logs in as: a cluster made here has `postgres`; a restored stack
+        # cluster has only its owner role (the image's POSTGRES_USER).
+        self.user = user
         self.pg_bin = pg_bin
         self.socket_dir = socket_dir
         self.port = port if port is not None else free_port()
@@ -110,7 +119,7 @@ class LocalServer:
     def initdb(self) -> None:
         give_to_postgres(self.data_dir)
         run_as_postgres(
-            [str(self.pg_bin / "initdb"), "-D", str(self.data_dir), "-U", POSTGRES_USER, "--auth=trust"]
+            [str(self.pg_bin / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--auth=trust"]
             + ["--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
             timeout=120,
         )
@@ -141,7 +150,7 @@ class LocalServer:
 
     def psql(self, sql: str, database: str = "postgres", timeout: float = 600) -> str:
         argv = [str(self.pg_bin / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir)]
-        argv += ["-p", str(self.port), "-U", POSTGRES_USER, "-d", database, "-c", sql]
+        argv += ["-p", str(self.port), "-U", self.user, "-d", database, "-c", sql]
         return run_as_postgres(argv, timeout=timeout).stdout.strip()
 
     def wait_accepting(self, timeout: float) -> None:

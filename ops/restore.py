@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.backups import CRM_DATABASE, BackupTarget, restore_command
+from components.backups import CRM_DATABASE, CRM_DB_USER, BackupTarget, restore_command
 from ops.backup_verify import BaseBackup, base_backups
 from ops.postgres_local import (
     LocalServer,
@@ -172,6 +172,7 @@ def restore(
     database: str = CRM_DATABASE,
     timeout: float = 3600,
     progress: Callable[[str], None] = print,
+    db_user: str = CRM_DB_USER,
 ) -> RestoreReport:
     moment = parse_target(to)
     check_table_names(tables)
@@ -187,7 +188,7 @@ def restore(
         run_as_postgres([*argv, str(target_dir)], timeout=timeout)
         write_recovery_settings(target_dir, target, moment)
         progress(f"replaying WAL up to {'the end of the archive' if moment is None else moment.isoformat()}")
-        _recover_and_verify(report, target_dir, pg_bin, tables, timeout, progress)
+        _recover_and_verify(report, target_dir, pg_bin, tables, timeout, progress, db_user)
     except BaseException:
         _discard(target_dir, created, progress)
         raise
@@ -219,13 +220,16 @@ def _recover_and_verify(
     tables: list[str],
     timeout: float,
     progress: Callable[[str], None],
+    db_user: str,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="quintas-restore-") as tmp:
         hba = Path(tmp) / "pg_hba.conf"
         hba.write_text("local all all trust\n")
         hba.chmod(0o644)
         # The recovery log stays in the data directory for the operator (PostgreSQL ignores the file).
-        server = LocalServer(target_dir, pg_bin, Path(tmp) / "socket", port=5432, log_file=target_dir / "restore.log")
+        server = LocalServer(
+            target_dir, pg_bin, Path(tmp) / "socket", port=5432, log_file=target_dir / "restore.log", user=db_user
+        )
         Path(tmp).chmod(0o755)
         settings = {"archive_mode": "off", "hba_file": str(hba), "recovery_target_timeline": "latest"}
         server.start(settings, tcp=False)

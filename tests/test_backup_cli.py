@@ -163,3 +163,22 @@ def test_a_failed_restore_leaves_no_half_restored_directory(s3, s3_endpoint: str
     assert "barman-cloud-restore exited" in err
     assert "20261128T080000" in out
     assert not target.exists()
+
+
+def test_restore_verifies_as_the_role_the_stacks_cluster_has(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The stack's cluster is initialised with POSTGRES_USER (the owner role): it has no
+    # `postgres` role, so the verification after a real restore must log in as the owner.
+    from components.backups import CRM_DB_USER
+    from ops import postgres_local
+
+    args = build_parser().parse_args(
+        ["backup", "restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(tmp_path)]
+    )
+    assert args.db_user == CRM_DB_USER == "directus"
+    calls: list[list[str]] = []
+    monkeypatch.setattr(
+        postgres_local, "run_as_postgres", lambda argv, **kw: calls.append(argv) or type("R", (), {"stdout": "f"})()
+    )
+    server = postgres_local.LocalServer(tmp_path, Path("/usr/bin"), tmp_path / "socket", user=args.db_user)
+    assert server.psql("SELECT 1") == "f"
+    assert calls[0][calls[0].index("-U") + 1] == "directus"

@@ -51,6 +51,19 @@ def test_engine_records_replacement_options_dependencies_and_parent() -> None:
     assert second.urn.endswith("quintas:test:Group$aws:s3/bucket:Bucket::second")
 
 
+def test_engine_tells_an_unset_delete_before_replace_from_one_set_false() -> None:
+    def program() -> None:
+        aws.s3.Bucket("unset")
+        aws.s3.Bucket("create-first", opts=pulumi.ResourceOptions(delete_before_replace=False))
+        aws.s3.Bucket("delete-first", opts=pulumi.ResourceOptions(delete_before_replace=True))
+
+    run = simulate("staging", program)
+    recorded = {r.name: r.delete_before_replace for r in run.of_type("aws:s3/bucket:Bucket")}
+    # Unset, the provider decides; False is the program asking for create-before-delete.
+    assert recorded == {"unset": None, "create-first": False, "delete-first": True}
+    assert run.one("aws:s3/bucket:Bucket", "unset").options["delete_before_replace"] is None
+
+
 def test_unmocked_resource_type_fails_loudly_naming_it() -> None:
     def program() -> None:
         aws.ec2.VpnGateway("vgw")

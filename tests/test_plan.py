@@ -45,6 +45,16 @@ def test_plan_json_has_the_contract_keys(prod) -> None:
         }  # fmt: skip
 
 
+def test_plan_json_writes_delete_before_replace_as_set_and_null_when_unset() -> None:
+    code, out, _ = _plan("--stack", "staging", "--json")
+    assert code == 0
+    options = {(r["type"], r["name"]): r["options"]["delete_before_replace"] for r in json.loads(out)["resources"]}
+    assert options[("docker:index/container:Container", "frontend")] is False
+    assert options[("docker:index/container:Container", "postgres")] is True
+    assert options[("aws:ec2/volumeAttachment:VolumeAttachment", "data")] is True
+    assert options[("aws:s3/bucket:Bucket", "uploads")] is None
+
+
 def test_invalid_settings_exit_2_listing_every_problem(tmp_path, monkeypatch) -> None:
     text = (ROOT / "Pulumi.staging.yaml").read_text()
     text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace('"02:00"', '"2am"')

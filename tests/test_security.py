@@ -8,7 +8,7 @@ from ops import engine
 from tests.conftest import simulate
 from tests.platform_helpers import EGRESS, INGRESS, SECURITY_GROUP
 
-SENSITIVE_PORTS = (22, 3000, 5432, 6379, 8055, 9090, 9093)
+SENSITIVE_PORTS = (22, 3000, 5432, 6379, 8055, 9090, 9093, 9100)  # 9100: node-exporter on the host's network
 WORLD = ("0.0.0.0/0", "::/0")
 ADMIN = ["203.0.113.10/32", "2001:db8::/64"]
 

@@ -89,6 +89,8 @@ def test_a_well_formed_spec_has_no_problems() -> None:
         ({"metrics": Metrics(8080, auth="bearer", credentials="token")}, "needs credentials"),
         ({"config_files": {"/run/secrets/x": "y"}}, "outside /run/secrets"),
         ({"name": "Bad_Name"}, "lower-case DNS label"),
+        ({"volumes": (Volume("api-data", "/data"),)}, "create-first but mounts api-data writable"),
+        ({"volumes": (Volume("/srv/data/api", "/data"),)}, "create-first but mounts /srv/data/api writable"),
     ],
 )
 def test_invalid_spec_is_refused_with_a_clear_problem(change: dict[str, object], message: str) -> None:
@@ -110,8 +112,13 @@ def test_data_paths_and_explained_system_paths_are_accepted() -> None:
     spec = good(
         volumes=(Volume("/srv/data/api", "/data"), Volume("/proc", "/host/proc", read_only=True)),
         host_access="reads host process statistics",
+        replacement="delete-first",
     )
     assert validate(spec) == []
+
+
+def test_a_create_first_service_may_mount_volumes_read_only() -> None:
+    assert validate(good(volumes=(Volume("api-data", "/data", read_only=True),))) == []
 
 
 # ----------------------------------------------------------------- the catalogue
@@ -191,7 +198,9 @@ def test_directus_uses_postgres_redis_cache_s3_uploads_and_secret_files(staging_
     assert env["METRICS_TOKENS_FILE"] == "/run/secrets/metrics_token"
     assert d.metrics == Metrics(port=8055, auth="metrics", credentials="metrics_token")
     assert d.health is not None and d.health.test[-1] == "http://127.0.0.1:8055/server/ping"
-    assert Volume("directus-extensions", "/directus/extensions") in d.volumes
+    # Create-first: no writable volume (the old and new container would share it), and
+    # extensions are baked into the image, where a volume over the path would hide them.
+    assert d.volumes == () and d.replacement == "create-first"
     assert d.routing == (Routing("cms", 8055),)
 
 
@@ -300,3 +309,23 @@ def test_postgres_image_is_postgis_16_with_the_barman_version_the_tests_use() ->
     assert f"ARG BARMAN_VERSION={version}" in dockerfile
     assert any('"barman[cloud]==${BARMAN_VERSION}"' in line for line in dockerfile)
     assert any("barman-cloud-wal-archive --version" in line for line in dockerfile)
+
+
+def test_postgres_exporter_logs_in_to_the_stack_database_as_its_owner(staging_config: StackConfig) -> None:
+    specs = specs_of(staging_config)
+    server = specs["postgres"].env
+    exporter = specs["postgres-exporter"].env
+    assert exporter["DATA_SOURCE_URI"] == "postgres:5432/quintas_crm?sslmode=disable"
+    assert exporter["DATA_SOURCE_URI"] == f"postgres:5432/{server['POSTGRES_DB']}?sslmode=disable"
+    assert exporter["DATA_SOURCE_USER"] == server["POSTGRES_USER"]
+
+
+def test_the_backup_job_defaults_to_the_role_the_postgres_container_creates(staging_config: StackConfig) -> None:
+    from components.backups import BackupTarget, backup_job_environment
+
+    env = backup_job_environment(
+        target=BackupTarget(bucket="b", stack="staging"), backup_time="02:00", time_zone="UTC", recovery_window_days=7
+    )
+    server = specs_of(staging_config)["postgres"].env
+    # The image creates only POSTGRES_USER: there is no `postgres` role to log in as.
+    assert (env["PGUSER"], env["BACKUP_DATABASE"]) == (server["POSTGRES_USER"], server["POSTGRES_DB"])

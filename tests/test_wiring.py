@@ -55,6 +55,7 @@ def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run)
     assert len(blocks) == 14
     for block in blocks:
         body = block.split("\n  + ")[0]
-        for key in ("image:", "networksAdvanced:", "healthcheck:", "labels:"):
+        network = "networkMode:" if block.split()[0] == "node-exporter" else "networksAdvanced:"  # the host's
+        for key in ("image:", network, "healthcheck:", "labels:"):
             assert key in body, (block.split()[0], key)
     assert any("traefik.http.routers.directus-cms.entrypoints" in b for b in blocks)
