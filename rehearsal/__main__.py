@@ -23,7 +23,7 @@ from components.backups import BackupTarget
 from components.services import ServiceSpec
 from ops import compose
 from rehearsal import checks, data, lifecycle, ssh
-from rehearsal.stack import REPO, RehearsalError, Stack, require, run
+from rehearsal.stack import REPO, RehearsalError, Stack, image_exists, require, run
 
 LOCAL_AWS_SERVICES = (compose.LOCAL_AWS, f"{compose.LOCAL_AWS}-init")
 
@@ -61,7 +61,7 @@ def rehearsed(stack: Stack) -> tuple[list[str], dict[str, str]]:
         if name in LOCAL_AWS_SERVICES:
             continue
         image = service["image"]
-        if run(["docker", "image", "inspect", image], check=False):
+        if image_exists(image):
             services.append(name)
         else:
             skipped[name] = f"no stand-in image for {image} (no Debian, npm or PyPI package): statically checked only"
@@ -116,7 +116,8 @@ def rehearse(stack_name: str, out: Path) -> int:
             stack.up([*services, *LOCAL_AWS_SERVICES])
         except RehearsalError as exc:  # a dependency that never turned healthy: the checks say which
             report.add("compose-up", False, str(exc), time.monotonic() - began)
-        run_checks(stack, services, report)
+        if any(stack.container_ids(name) for name in services):
+            run_checks(stack, services, report)
     except Exception as exc:  # noqa: BLE001 recorded as a failed step; teardown still runs
         report.add("setup", False, f"{type(exc).__name__}: {exc}", time.monotonic() - began)
     finally:
@@ -136,8 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="staging", help="stack whose services to rehearse (default: staging)")
     parser.add_argument("--out", default="build/rehearsal.json", help="where to write the report")
     args = parser.parse_args(argv)
-    # A stopped run (CI timeout, Ctrl-C) still tears down: SIGTERM becomes an exit through `finally`.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # A stopped run (CI timeout, Ctrl-C) still tears down: SIGTERM becomes an exit through `finally`,
+    # and a second signal (a wrapper forwarding its own) must not cut the teardown short.
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         return rehearse(args.stack, Path(args.out))
     except RehearsalError as exc:

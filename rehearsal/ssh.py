@@ -62,7 +62,7 @@ OPERATIONS = [
     ["version"], ["info"], ["ps", "-a"], ["image", "ls"], ["network", "ls"], ["volume", "ls"],
     ["volume", "create", "quintas-rehearsal-ssh"], ["volume", "inspect", "quintas-rehearsal-ssh"],
     ["network", "create", "quintas-rehearsal-ssh"], ["network", "inspect", "quintas-rehearsal-ssh"],
-    ["create", "--name", "quintas-rehearsal-ssh", "--network", "quintas-rehearsal-ssh",
+    ["create", "--pull", "never", "--name", "quintas-rehearsal-ssh", "--network", "quintas-rehearsal-ssh",
      "-v", "quintas-rehearsal-ssh:/data", "{image}", "sleep", "60"],
     ["start", "quintas-rehearsal-ssh"], ["inspect", "quintas-rehearsal-ssh"],
     ["exec", "quintas-rehearsal-ssh", "true"], ["logs", "quintas-rehearsal-ssh"],

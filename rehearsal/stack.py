@@ -40,6 +40,10 @@ def require(tool: str, install: str) -> str:
     return path
 
 
+def image_exists(ref: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
+
+
 def run(argv: Sequence[str], *, timeout: float = 300, check: bool = True, input: str | None = None) -> str:
     result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
     if check and result.returncode != 0:
@@ -87,6 +91,11 @@ class Stack:
         )
 
     def up(self, services: Sequence[str]) -> None:
+        """Start `services`; every image must be here already: Compose would otherwise pull from a registry."""
+        wanted = {n: self.document["services"][n]["image"] for n in services}
+        missing = sorted(f"{n} ({ref})" for n, ref in wanted.items() if not image_exists(ref))
+        if missing:
+            raise RehearsalError(f"no local image for {', '.join(missing)}: build the stand-ins first")
         self.compose("up", "-d", "--no-build", *services, timeout=900)
 
     def down(self) -> None:
