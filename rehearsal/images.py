@@ -51,7 +51,12 @@ Log = Callable[[str], None]
 
 
 class ImageError(Exception):
-    """A stand-in cannot be planned or built; the message is one line."""
+    """A stand-in cannot be planned or built; the message is one line.
+
+    After a build, `results` holds what was finished (reference -> result), as build_all returns.
+    """
+
+    results: dict[str, dict[str, Any]] = {}  # replaced per instance, never mutated
 
 
 @dataclass(frozen=True)
@@ -345,27 +350,48 @@ def build_all(stack: str, log: Log, workers: int = WORKERS) -> dict[str, dict[st
     with ThreadPoolExecutor(max_workers=workers) as pool:
         bases = bases_of(builds)
         results = dict(zip(bases, pool.map(lambda base: ensure_base(base, log), bases), strict=True))
-        results.update(_build_in_order(pool, builds, log))
+        try:
+            results.update(_build_in_order(pool, builds, log))
+        except ImageError as exc:
+            exc.results = {**results, **exc.results}
+            raise
     for ref, reason in skipped.items():
         log(f"{ref:<58} not rehearsed: {reason}")
     return results
 
 
 def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -> dict[str, dict[str, Any]]:
-    """Builds concurrently, each image once the images it is built FROM are done."""
+    """Builds concurrently, each image once the images it is built FROM are done.
+
+    A failed image does not stop the others (only those built FROM it); at the end one
+    ImageError names every failure, with the finished results in its `results`.
+    """
     results: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
     pending = list(builds)
     running: dict[Future[dict[str, Any]], Planned] = {}
     while pending or running:
+        for planned in [p for p in pending if set(dockerfile_froms(p.dockerfile)) & set(failed)]:
+            pending.remove(planned)
+            failed[planned.ref] = "an image it is built FROM failed"
         waiting_for = {p.ref for p in pending} | {p.ref for p in running.values()}
         for planned in [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]:
             pending.remove(planned)
             running[pool.submit(build, planned, log)] = planned
         if not running:
-            raise ImageError(f"{pending[0].ref}: its FROM images never become available")
+            break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
-            results[running.pop(future).ref] = future.result()
+            planned = running.pop(future)
+            try:
+                results[planned.ref] = future.result()
+            except ImageError as exc:
+                failed[planned.ref] = str(exc)
+                log(f"{planned.ref:<58} FAILED  {exc}")
+    if failed:
+        error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(f"{r}: {m}" for r, m in failed.items()))
+        error.results = results
+        raise error
     return results
 
 
