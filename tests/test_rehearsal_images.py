@@ -8,6 +8,7 @@ stand-in Dockerfile builds FROM a rehearsal base and declares what the upstream 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,24 @@ def test_configuration_after_the_last_filesystem_step_is_committed_in_one_go(dir
 def test_the_real_postgres_dockerfile_is_built_as_it_is() -> None:
     head, config = images.split_config(images.POSTGRES_DOCKERFILE)
     assert (head, config) == (images.POSTGRES_DOCKERFILE.read_text(), [])
+
+
+def test_a_failed_build_stops_only_the_images_built_from_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def planned(name: str, base: str) -> Planned:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(f'FROM {base}\nRUN true\nCMD ["x"]\n')
+        return Planned(f"{name}:1", tmp_path / name, name, "test")
+
+    builds = [planned("broken", "base:1"), planned("child", "broken:1"), planned("fine", "base:1")]
+
+    def fake_build(p: Planned, log: images.Log) -> dict[str, object]:
+        if p.ref == "broken:1":
+            raise ImageError("broken:1: docker build failed")
+        return {"ref": p.ref}
+
+    monkeypatch.setattr(images, "build", fake_build)
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(ImageError) as caught:
+        images._build_in_order(pool, builds, lambda line: None)
+    assert "broken:1: docker build failed" in str(caught.value)
+    assert "child:1: an image it is built FROM failed" in str(caught.value)
+    assert set(caught.value.results) == {"fine:1"}
