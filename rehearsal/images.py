@@ -168,7 +168,9 @@ def plan(document: Mapping[str, Any], postgres_base: str, moto_version: str) -> 
             skipped[ref] = NOT_REHEARSED[repo]
         else:
             raise ImageError(f"{ref}: no stand-in under rehearsal/images and not listed in NOT_REHEARSED")
-    return [*stand_ins.values(), *own.values()], skipped
+    order = list(STAND_INS)
+    ranked = sorted(stand_ins.values(), key=lambda p: order.index(repository(p.ref)))
+    return [*ranked, *own.values()], skipped
 
 
 def stack_plan(stack: str) -> tuple[list[Planned], dict[str, str]]:
@@ -289,8 +291,9 @@ def _docker_build(planned: Planned, head: str, build_log: Path) -> str:
             [*command, str(planned.context)], input=head, text=True, stdout=out, stderr=subprocess.STDOUT
         ).returncode
     if code != 0:
-        tail = build_log.read_text().strip().splitlines()[-1:] or ["no output"]
-        raise ImageError(f"{planned.ref}: docker build failed (exit {code}), log {build_log}: {tail[0]}")
+        tail = (build_log.read_text().strip().splitlines() or ["no output"])[-1]
+        tail = tail if len(tail) <= 160 else tail[:160] + "..."
+        raise ImageError(f"{planned.ref}: docker build failed (exit {code}), see {build_log}: {tail}")
     return iidfile.read_text().strip()
 
 
@@ -373,7 +376,7 @@ def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -
     while pending or running:
         for planned in [p for p in pending if set(dockerfile_froms(p.dockerfile)) & set(failed)]:
             pending.remove(planned)
-            failed[planned.ref] = "an image it is built FROM failed"
+            failed[planned.ref] = f"{planned.ref}: an image it is built FROM failed"
         waiting_for = {p.ref for p in pending} | {p.ref for p in running.values()}
         for planned in [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]:
             pending.remove(planned)
@@ -389,7 +392,7 @@ def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -
                 failed[planned.ref] = str(exc)
                 log(f"{planned.ref:<58} FAILED  {exc}")
     if failed:
-        error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(f"{r}: {m}" for r, m in failed.items()))
+        error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(failed.values()))
         error.results = results
         raise error
     return results

