@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from components.backups import stack_postgres_settings
 from components.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
 from components.config import ConfigError, StackConfig
 from components.monitoring_config import ALERTMANAGER_CONFIG, monitoring_files
@@ -106,6 +107,8 @@ def local_specs(config: StackConfig) -> list[ServiceSpec]:
         backups_bucket=LOCAL_BUCKETS["backups"],
         # Placeholders: Compose reads secrets from local files and never sees a value.
         secrets={name: f"<{SECRETS_DIR}/{name}>" for name in SECRET_NAMES},
+        # WAL archiving as on the host: the stack's own archive_command and archive_timeout.
+        postgres_settings=stack_postgres_settings(config),
     )
     specs = catalogue(config, inputs)
     files = monitoring_files(config, specs, local_topic_arn(config), public_probes=False)

@@ -1,1 +1,1 @@
-"""The rehearsal: the stack's containers running for real on a Docker engine (`make rehearsal`)."""
+"""The rehearsal: the stack's containers running for real on a Docker engine, from stand-in images (`make rehearsal`, docs/rehearsal.md)."""

@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="staging", help="stack whose services to rehearse (default: staging)")
     parser.add_argument("--out", default="build/rehearsal.json", help="where to write the report")
     args = parser.parse_args(argv)
+
     # A stopped run (CI timeout, Ctrl-C) still tears down: SIGTERM becomes an exit through `finally`,
     # and a second signal (a wrapper forwarding its own) must not cut the teardown short.
     def stop(signum: int, _frame: object) -> None:

