@@ -63,6 +63,9 @@ AWS_CLIENTS = ("directus", "postgres", "backup", "alertmanager")
 LOCAL_ENV: Mapping[str, Mapping[str, str]] = {
     "directus": {
         "PUBLIC_URL": "http://localhost:8055",
+        # Directus signs in only addresses under a top-level domain IANA lists; the stack
+        # files' placeholders end in the reserved `.example`.
+        "ADMIN_EMAIL": "admin@example.com",
         "STORAGE_S3_ENDPOINT": LOCAL_AWS_URL,
         "STORAGE_S3_FORCE_PATH_STYLE": "true",
     },

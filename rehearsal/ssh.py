@@ -87,7 +87,7 @@ def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
     require("ssh", "apt-get install openssh-client")
     work = Path(tempfile.mkdtemp(prefix="quintas-ssh-"))
     os.chmod(work, 0o755)
-    port, sshd_proc = _free_port(), None
+    port, sshd_proc, env = _free_port(), None, None
     try:
         # `-p '*'`: no password, but not a locked account, which sshd refuses without PAM.
         subprocess.run(
@@ -102,9 +102,16 @@ def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
         for kind in ("container", "network", "volume"):  # what a failed sequence may leave
             subprocess.run(["docker", kind, "rm", "-f" if kind == "container" else "--", "quintas-rehearsal-ssh"],
                            capture_output=True, check=False)  # fmt: skip
+        # The shared connection's master and the sessions it holds open outlive sshd's listener:
+        # end them, or the user cannot be removed.
+        if env:
+            target = f"{USER}@{INSTANCE}"
+            subprocess.run(["ssh", "-O", "exit", target], env=env, capture_output=True, timeout=30, check=False)
         if sshd_proc:
             sshd_proc.terminate()
             sshd_proc.wait(timeout=10)
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True, check=False)
+        time.sleep(0.5)
         subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
 

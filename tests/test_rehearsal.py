@@ -76,6 +76,7 @@ def test_only_the_listed_local_substitutions_are_allowed(stack: Stack) -> None:
     allowed = lifecycle.substitutions(stack)
     assert allowed["directus"]["env"] == {
         "PUBLIC_URL",
+        "ADMIN_EMAIL",
         "STORAGE_S3_ENDPOINT",
         "STORAGE_S3_FORCE_PATH_STYLE",
         "AWS_SHARED_CREDENTIALS_FILE",
