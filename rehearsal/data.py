@@ -98,7 +98,7 @@ def restore_from_s3(stack: Stack, target: BackupTarget) -> str:
     run([*argv, image, "-c", RESTORE_SCRIPT])
     try:
         query = "SELECT pg_is_in_recovery(), count(*) FROM rehearsal_rows"
-        sql = ["docker", "exec", "-u", "postgres", name, "psql", "-X", "-A", "-t", "-d", DB_NAME, "-c"]
+        sql = ["docker", "exec", "-u", "postgres", name, "psql", "-X", "-A", "-t", "-U", DB_USER, "-d", DB_NAME, "-c"]
 
         def promoted() -> str | None:
             out = run([*sql, query], check=False).strip()

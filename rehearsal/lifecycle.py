@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from components.catalogue import PRIVATE_IMAGES
+from components.monitoring_config import PROMETHEUS_RULES
 from components.services import CONFIG_DIGEST_LABEL, ServiceSpec, secret_path
 from ops import compose, engine
-from rehearsal.checks import CheckFailed
+from rehearsal.checks import REHEARSAL_RULES, CheckFailed
 from rehearsal.stack import Stack, run
 
 CONTAINER = "docker:index/container:Container"
@@ -83,6 +84,8 @@ def substitutions(stack: Stack) -> dict[str, dict[str, Any]]:
         labels = {"quintas.image"} if stack.specs[name].image.local else set()
         if name in ("prometheus", "alertmanager"):  # no public probes; SNS at the local API server
             labels.add(CONFIG_DIGEST_LABEL)
+        if name == "prometheus":  # the rehearsal's copy of the alert it fires, with a shorter `for`
+            mounts.add(f"{PROMETHEUS_RULES}/{REHEARSAL_RULES}")
         labels |= {
             k for k in _compose_labels(stack, name) if ".rule" in k and "Host(" in _compose_labels(stack, name)[k]
         }
@@ -120,9 +123,13 @@ def planned(stack_name: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _duration(ns: int) -> str:
-    seconds = ns // 1_000_000_000
-    return f"{seconds // 60}m" if seconds % 60 == 0 and seconds >= 60 and seconds % 3600 else f"{seconds}s"
+def _seconds(duration: str) -> float:
+    """A Docker duration ("15s", "1m", "500ms") in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if duration.endswith(unit) and duration[: -len(unit)].isdigit():
+            return int(duration[: -len(unit)]) * units[unit]
+    raise ValueError(f"not a duration: {duration!r}")
 
 
 def running(stack: Stack, name: str) -> dict[str, Any]:
@@ -136,19 +143,21 @@ def running(stack: Stack, name: str) -> dict[str, Any]:
         "image": config["Image"],
         "command": config.get("Cmd") or [],
         "image_command": image_config.get("Cmd") or [],
-        "env": {e.split("=", 1)[0] for e in config.get("Env") or []} - image_env,
+        "env": {e.split("=", 1)[0] for e in config.get("Env") or []},
+        "image_env": image_env,
         "mounts": {m["Destination"] for m in data["Mounts"]},
         "image_volumes": image_volumes,
         "networks": set(data["NetworkSettings"]["Networks"]),
         "network_mode": data["HostConfig"]["NetworkMode"],
         "health": [
             health.get("Test", [])[:],
-            _duration(health.get("Interval", 0)),
-            _duration(health.get("Timeout", 0)),
+            health.get("Interval", 0) / 1e9,
+            health.get("Timeout", 0) / 1e9,
             health.get("Retries"),
-            _duration(health.get("StartPeriod", 0)),
+            health.get("StartPeriod", 0) / 1e9,
         ],
         "labels": {k: v for k, v in (config.get("Labels") or {}).items() if not k.startswith("com.docker.compose.")},
+        "image_labels": set(image_config.get("Labels") or {}),
     }
 
 
@@ -177,7 +186,7 @@ def _differences(name: str, want: dict[str, Any], got: dict[str, Any], allowed: 
         p.append(f"command {got['command']} != planned {want['command']}")
     if not want["command"] and got["command"] != got["image_command"]:
         p.append(f"command {got['command']} set, the plan leaves the image's")
-    extra_env = got["env"] - want["env"] - allowed["env"]
+    extra_env = got["env"] - want["env"] - allowed["env"] - got["image_env"]
     missing_env = want["env"] - got["env"]
     if extra_env or missing_env:
         p.append(f"env names: extra {sorted(extra_env)}, missing {sorted(missing_env)}")
@@ -191,7 +200,7 @@ def _differences(name: str, want: dict[str, Any], got: dict[str, Any], allowed: 
         p.append(f"networks {sorted(got['networks'])} != planned {sorted(want['networks'])}")
     if got["health"] != want["health"]:
         p.append(f"health check {got['health']} != planned {want['health']}")
-    keys = (set(got["labels"]) | set(want["labels"])) - allowed["labels"]
+    keys = (set(got["labels"]) | set(want["labels"])) - allowed["labels"] - (got["image_labels"] - set(want["labels"]))
     diff = sorted(k for k in keys if got["labels"].get(k) != want["labels"].get(k))
     if diff:
         p.append(f"labels differ: {', '.join(diff)}")

@@ -66,7 +66,7 @@ OPERATIONS = [
      "-v", "quintas-rehearsal-ssh:/data", "{image}", "sleep", "60"],
     ["start", "quintas-rehearsal-ssh"], ["inspect", "quintas-rehearsal-ssh"],
     ["exec", "quintas-rehearsal-ssh", "true"], ["logs", "quintas-rehearsal-ssh"],
-    ["stop", "-t", "1", "quintas-rehearsal-ssh"], ["rm", "quintas-rehearsal-ssh"],
+    ["stop", "-t", "1", "quintas-rehearsal-ssh"], ["rm", "-v", "quintas-rehearsal-ssh"],
     ["network", "rm", "quintas-rehearsal-ssh"], ["volume", "rm", "quintas-rehearsal-ssh"],
     ["system", "df"], ["ps", "-a"],
 ]  # fmt: skip
@@ -100,7 +100,7 @@ def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
         yield env, log, path
     finally:
         for kind in ("container", "network", "volume"):  # what a failed sequence may leave
-            subprocess.run(["docker", kind, "rm", "-f" if kind == "container" else "--", "quintas-rehearsal-ssh"],
+            subprocess.run(["docker", kind, "rm", "-fv" if kind == "container" else "--", "quintas-rehearsal-ssh"],
                            capture_output=True, check=False)  # fmt: skip
         # The shared connection's master and the sessions it holds open outlive sshd's listener:
         # end them, or the user cannot be removed.

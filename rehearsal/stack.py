@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,11 @@ class Stack:
     log: Callable[[str], None] = print
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
-    started_at: float = 0.0  # when `up` began: health events are read from then on
+    started_at: float = 0.0  # when `up` began
+    # The engine's health_status events of the project, read as they happen: the engine
+    # keeps only its last 256 events, and every health check adds several.
+    health_events: list[dict[str, Any]] = field(default_factory=list)
+    _watcher: subprocess.Popen[str] | None = None
 
     def render(self, extra_files: dict[str, str] | None = None) -> None:
         """Write docker-compose.yml, the config files and fresh local secrets, as `ops compose` does."""
@@ -98,10 +103,24 @@ class Stack:
         if missing:
             raise RehearsalError(f"no local image for {', '.join(missing)}: build the stand-ins first")
         self.started_at = time.time()
+        self._watch_health()
         self.compose("up", "-d", "--no-build", *services, timeout=900)
+
+    def _watch_health(self) -> None:
+        argv = ["docker", "events", "--filter", "type=container", "--filter", "event=health_status"]
+        argv += ["--filter", f"label={PROJECT_LABEL}={PROJECT}", "--format", "{{json .}}"]
+        self._watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        stream = self._watcher.stdout
+        assert stream is not None
+        threading.Thread(
+            target=lambda: [self.health_events.append(json.loads(line)) for line in stream], daemon=True
+        ).start()
 
     def down(self) -> None:
         """Remove everything of the project: containers (also those the checks started), networks, volumes."""
+        if self._watcher:
+            self._watcher.terminate()
+            self._watcher.wait(timeout=10)
         docker = require("docker", "apt-get install docker.io")
         ids = run([docker, "ps", "-aq", "--filter", f"label={PROJECT_LABEL}={PROJECT}"], check=False).split()
         if ids:

@@ -30,12 +30,14 @@ def _running(want: dict[str, Any]) -> dict[str, Any]:
         "command": list(want["command"]),
         "image_command": [],
         "env": set(want["env"]),
+        "image_env": set(),
         "mounts": set(want["mounts"]),
         "image_volumes": set(),
         "networks": set(want["networks"]),
         "network_mode": want["network_mode"] or "default",
         "health": list(want["health"]),
         "labels": dict(want["labels"]),
+        "image_labels": set(),
     }
 
 
@@ -56,7 +58,7 @@ def test_a_container_equal_to_the_plan_has_no_differences(planned: dict[str, dic
         (lambda c: c["env"].add("POSTGRES_PASSWORD"), "env names: extra ['POSTGRES_PASSWORD']"),
         (lambda c: c["mounts"].discard("/var/lib/postgresql/data"), "mounts: extra [], missing"),
         (lambda c: c["networks"].add("edge"), "networks ['backend', 'edge', 'egress']"),
-        (lambda c: c["health"].__setitem__(4, "5s"), "health check"),
+        (lambda c: c["health"].__setitem__(4, 5.0), "health check"),
         (lambda c: c["command"].append("-c"), "command"),
         (lambda c: c["labels"].__setitem__("quintas.stack", "prod"), "labels differ: quintas.stack"),
         (lambda c: c.__setitem__("image", "postgres:latest"), "image postgres:latest"),
@@ -70,6 +72,22 @@ def test_compose_equals_plan_names_each_kind_of_difference(
     allowed = {"env": set(), "mounts": set(), "labels": set()}
     problems = lifecycle._differences("postgres", planned["postgres"], running, allowed)
     assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_what_the_image_itself_sets_is_not_a_difference_but_a_planned_value_must_be_there(
+    planned: dict[str, dict[str, Any]],
+) -> None:
+    running = _running(planned["postgres"])
+    running["env"] |= {"PATH", "PG_MAJOR"}
+    running["image_env"] = {"PATH", "PG_MAJOR", "PGDATA"}
+    running["labels"]["org.opencontainers.image.version"] = "15"
+    running["image_labels"] = {"org.opencontainers.image.version"}
+    allowed = {"env": set(), "mounts": set(), "labels": set()}
+    assert lifecycle._differences("postgres", planned["postgres"], running, allowed) == []
+    running["env"].discard("PGDATA")  # the image has it, but the plan sets it: the container must too
+    assert lifecycle._differences("postgres", planned["postgres"], running, allowed) == [
+        "env names: extra [], missing ['PGDATA']"
+    ]
 
 
 def test_only_the_listed_local_substitutions_are_allowed(stack: Stack) -> None:
