@@ -308,7 +308,7 @@ def redis(scale: int) -> ServiceSpec:
             "--appendonly",
             "no",
         ),
-        health=HealthCheck(("redis-cli", "ping"), interval="10s", start_period="5s"),
+        health=HealthCheck(("redis-cli", "ping"), interval="10s", start_period="10s"),
         memory_mb=memory,
         cpus=0.5,
         networks=("backend",),

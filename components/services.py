@@ -277,6 +277,13 @@ def validate(spec: ServiceSpec) -> list[str]:
         p.append(f"{n}: missing health check: give the spec a HealthCheck (Traefik and updates rely on it)")
     elif not spec.health.test or not all(_DURATION.match(d) for d in _durations(spec.health)):
         p.append(f"{n}: health check needs a command and durations such as 10s")
+    elif _seconds(spec.health.start_period) < _seconds(spec.health.interval):
+        # The engine runs the first probe one interval after the start: a shorter start
+        # period covers no probe, and a slow first start counts as failures.
+        p.append(
+            f"{n}: health start_period {spec.health.start_period} is shorter than its interval "
+            f"{spec.health.interval}; make it at least the interval"
+        )
     p += _env_problems(spec)
     p += _volume_problems(spec)
     p += _host_network_problems(spec)

@@ -243,7 +243,12 @@ def _local_aws_services(config: StackConfig) -> dict[str, Any]:
             # Directus and Alertmanager reach it on edge, postgres and the backup job on egress.
             "networks": ["edge", "egress"],
             "healthcheck": {
-                "test": ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('{LOCAL_AWS_URL}/moto-api/')"],
+                "test": [
+                    "CMD",
+                    "python3",
+                    "-c",
+                    f"import urllib.request; urllib.request.urlopen('{LOCAL_AWS_URL}/moto-api/')",
+                ],
                 "interval": "5s",
                 "retries": 10,
             },

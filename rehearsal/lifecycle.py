@@ -113,10 +113,10 @@ def planned(stack_name: str) -> dict[str, dict[str, Any]]:
             "network_mode": inputs.get("networkMode"),
             "health": [
                 health["tests"],
-                health["interval"],
-                health["timeout"],
+                _seconds(health["interval"]),
+                _seconds(health["timeout"]),
                 int(health["retries"]),
-                health["startPeriod"],
+                _seconds(health["startPeriod"]),
             ],
             "labels": {item["label"]: item["value"] for item in inputs.get("labels", [])},
         }

@@ -201,7 +201,8 @@ def host_ready(env: dict[str, str], path: SshPath) -> str:
     after = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     if after.returncode != 0:
         raise CheckFailed(f"the readiness command failed with the marker in place: {after.stderr.strip()[-300:]}")
-    return f"refused without the marker ({before.stderr.strip()[-60:]}); ready with it, engine {after.stdout.strip()}"
+    refused = before.stderr.strip().splitlines()[-1] if before.stderr.strip() else f"exit {before.returncode}"
+    return f"refused without the marker ({refused}); ready with it, engine {after.stdout.strip()}"
 
 
 def rehearse_ssh(region: str, image: str, check: Callable[[str, Callable[[], str]], None]) -> None:

@@ -91,6 +91,11 @@ def test_a_well_formed_spec_has_no_problems() -> None:
         ({"name": "Bad_Name"}, "lower-case DNS label"),
         ({"volumes": (Volume("api-data", "/data"),)}, "create-first but mounts api-data writable"),
         ({"volumes": (Volume("/srv/data/api", "/data"),)}, "create-first but mounts /srv/data/api writable"),
+        # Redis had 5 s against a 10 s interval: the rehearsal saw it healthy only after its start period.
+        (
+            {"health": HealthCheck(("true",), interval="10s", start_period="5s")},
+            "start_period 5s is shorter than its interval 10s",
+        ),
     ],
 )
 def test_invalid_spec_is_refused_with_a_clear_problem(change: dict[str, object], message: str) -> None:
