@@ -37,6 +37,4 @@ NOT_REHEARSED: dict[str, str] = {
     "traefik": "no Debian package of Traefik: its flags and labels stay statically checked",
     "grafana/grafana": "no Debian package of Grafana: its provisioning stays statically checked",
     "gcr.io/cadvisor/cadvisor": "no Debian package of cAdvisor: its flags stay statically checked",
-    "minio/minio": "the rehearsal's local S3 is moto (motoserver/moto), not MinIO",
-    "minio/mc": "the rehearsal creates its buckets with python3 and boto3 in the moto image",
 }
