@@ -104,7 +104,9 @@ class HealthCheck:
 
     def seconds_to_healthy(self) -> int:
         """The longest a new container may take to turn healthy: start period plus every retry."""
-        return _seconds(self.start_period) + self.retries * (_seconds(self.interval) + _seconds(self.timeout))
+        return duration_seconds(self.start_period) + self.retries * (
+            duration_seconds(self.interval) + duration_seconds(self.timeout)
+        )
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,7 @@ def validate(spec: ServiceSpec) -> list[str]:
         p.append(f"{n}: missing health check: give the spec a HealthCheck (Traefik and updates rely on it)")
     elif not spec.health.test or not all(_DURATION.match(d) for d in _durations(spec.health)):
         p.append(f"{n}: health check needs a command and durations such as 10s")
-    elif _seconds(spec.health.start_period) < _seconds(spec.health.interval):
+    elif duration_seconds(spec.health.start_period) < duration_seconds(spec.health.interval):
         # The engine runs the first probe one interval after the start: a shorter start
         # period covers no probe, and a slow first start counts as failures.
         p.append(
@@ -452,7 +454,8 @@ def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
     ]
 
 
-def _seconds(duration: str) -> int:
+def duration_seconds(duration: str) -> int:
+    """A Docker duration (\"15s\", \"1m\", \"500ms\") in whole seconds; 0 when it is not one."""
     match = re.match(r"^(\d+)(ms|s|m)$", duration)
     if not match:
         return 0

@@ -20,7 +20,7 @@ import yaml
 
 from components.catalogue import DB_NAME
 from components.monitoring_config import PROMETHEUS_RULES
-from components.services import HealthCheck
+from components.services import HealthCheck, duration_seconds
 from ops import compose
 from rehearsal.stack import RehearsalError, Stack
 
@@ -78,7 +78,7 @@ def healthy_within_start_period(stack: Stack, services: Iterable[str]) -> dict[s
             pending[name] = ids[0]
         else:
             results[name] = (False, "no container: docker-compose did not start it", 0.0)
-    limit = {n: stack.specs[n].health.seconds_to_healthy() for n in pending}  # type: ignore[union-attr]
+    limit = {n: _health(stack, n).seconds_to_healthy() for n in pending}
     while pending:
         healthy = healthy_times(stack)
         for name, cid in list(pending.items()):
@@ -86,7 +86,7 @@ def healthy_within_start_period(stack: Stack, services: Iterable[str]) -> dict[s
             period, started = _period(stack, name), _started(data)
             if cid in healthy:
                 # In time if the probe that succeeded began within the start period.
-                took, bound = healthy[cid] - started, period + _seconds(_health(stack, name).timeout)
+                took, bound = healthy[cid] - started, period + duration_seconds(_health(stack, name).timeout)
                 detail = f"healthy {took:.1f} s after start (start period {period} s, probe timeout included)"
                 results[name] = (took <= bound, detail, took)
             elif not data["State"]["Running"] or time.time() - started > limit[name] + 30:
@@ -108,11 +108,7 @@ def _health(stack: Stack, name: str) -> HealthCheck:
 
 
 def _period(stack: Stack, name: str) -> int:
-    return _seconds(_health(stack, name).start_period)
-
-
-def _seconds(duration: str) -> int:
-    return int(duration[:-1]) * (60 if duration.endswith("m") else 1)
+    return duration_seconds(_health(stack, name).start_period)
 
 
 # Prometheus, asked from inside its own container.

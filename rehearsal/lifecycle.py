@@ -19,7 +19,7 @@ from typing import Any
 
 from components.catalogue import PRIVATE_IMAGES
 from components.monitoring_config import PROMETHEUS_RULES
-from components.services import CONFIG_DIGEST_LABEL, ServiceSpec, secret_path
+from components.services import CONFIG_DIGEST_LABEL, ServiceSpec, duration_seconds, secret_path
 from ops import compose, engine
 from rehearsal.checks import REHEARSAL_RULES, CheckFailed
 from rehearsal.stack import Stack, run
@@ -86,9 +86,8 @@ def substitutions(stack: Stack) -> dict[str, dict[str, Any]]:
             labels.add(CONFIG_DIGEST_LABEL)
         if name == "prometheus":  # the rehearsal's copy of the alert it fires, with a shorter `for`
             mounts.add(f"{PROMETHEUS_RULES}/{REHEARSAL_RULES}")
-        labels |= {
-            k for k in _compose_labels(stack, name) if ".rule" in k and "Host(" in _compose_labels(stack, name)[k]
-        }
+        # Host routes are at <service>.localhost here.
+        labels |= {k for k, v in _compose_labels(stack, name).items() if ".rule" in k and "Host(" in v}
         out[name] = {"env": env, "mounts": mounts, "labels": labels}
     return out
 
@@ -97,9 +96,8 @@ def _compose_labels(stack: Stack, name: str) -> dict[str, str]:
     return stack.document["services"][name].get("labels", {})
 
 
-def planned(stack_name: str) -> dict[str, dict[str, Any]]:
-    """The Container inputs of `ops plan` for the stack, as comparable values per service."""
-    result = engine.run(stack_name)
+def planned(result: engine.Run) -> dict[str, dict[str, Any]]:
+    """The Container inputs of a plan (`ops plan`'s run), as comparable values per service."""
     out: dict[str, dict[str, Any]] = {}
     for r in result.of_type(CONTAINER):
         inputs = engine.reveal(r.inputs)
@@ -113,23 +111,14 @@ def planned(stack_name: str) -> dict[str, dict[str, Any]]:
             "network_mode": inputs.get("networkMode"),
             "health": [
                 health["tests"],
-                _seconds(health["interval"]),
-                _seconds(health["timeout"]),
+                duration_seconds(health["interval"]),
+                duration_seconds(health["timeout"]),
                 int(health["retries"]),
-                _seconds(health["startPeriod"]),
+                duration_seconds(health["startPeriod"]),
             ],
             "labels": {item["label"]: item["value"] for item in inputs.get("labels", [])},
         }
     return out
-
-
-def _seconds(duration: str) -> float:
-    """A Docker duration ("15s", "1m", "500ms") in seconds."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in ("ms", "s", "m", "h"):
-        if duration.endswith(unit) and duration[: -len(unit)].isdigit():
-            return int(duration[: -len(unit)]) * units[unit]
-    raise ValueError(f"not a duration: {duration!r}")
 
 
 def running(stack: Stack, name: str) -> dict[str, Any]:
@@ -162,7 +151,7 @@ def running(stack: Stack, name: str) -> dict[str, Any]:
 
 
 def compose_equals_plan(stack: Stack, services: Iterable[str]) -> str:
-    plan = planned(stack.config.stack)
+    plan = planned(engine.run(stack.config.stack))
     allowed = substitutions(stack)
     problems: list[str] = []
     for name in services:

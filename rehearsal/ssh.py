@@ -34,6 +34,7 @@ from rehearsal.stack import RehearsalError, require
 
 USER = "quintas-rehearsal"
 INSTANCE = "i-0123456789abcdef0"
+MARKER = "host-ready"  # in the run's work dir: the readiness command waits for it
 
 SSM_STAND_IN = r'''#!/usr/bin/env python3
 """Stand-in for `aws ssm start-session --document-name AWS-StartSSHSession ...` (rehearsal only)."""
@@ -79,8 +80,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
-    """A throwaway user behind a loopback sshd; yields the client environment, the sshd log and the SSH path."""
+def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath, Path]]:
+    """A throwaway user behind a loopback sshd; yields the client environment, the sshd log, the SSH path and the work dir."""
     if os.geteuid() != 0:
         raise RehearsalError("the SSH rehearsal creates a throwaway user and starts sshd: run it as root")
     sshd = require("sshd", "apt-get install openssh-server")
@@ -97,7 +98,7 @@ def local_host(region: str) -> Iterator[tuple[dict[str, str], Path, SshPath]]:
         log = work / "sshd.log"
         sshd_proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(_sshd_config(work, port)), "-E", str(log)])
         _wait_listening(port)
-        yield env, log, path
+        yield env, log, path, work
     finally:
         for kind in ("container", "network", "volume"):  # what a failed sequence may leave
             subprocess.run(["docker", kind, "rm", "-fv" if kind == "container" else "--", "quintas-rehearsal-ssh"],
@@ -141,7 +142,7 @@ def _client(work: Path, port: int, region: str) -> tuple[dict[str, str], SshPath
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     shutil.copy(f"{key}.pub", work / "authorized_keys")
     os.chmod(work / "authorized_keys", 0o644)
-    path = ssh_path("ssm", USER, INSTANCE, "203.0.113.10", region, str(work / "host-ready"), key_file=str(key))
+    path = ssh_path("ssm", USER, INSTANCE, "203.0.113.10", region, str(work / MARKER), key_file=str(key))
     bin_dir = work / "bin"
     bin_dir.mkdir()
     for name, text in (("aws", SSM_STAND_IN), ("session-manager-plugin", "#!/bin/sh\nexit 0\n")):
@@ -190,9 +191,8 @@ def multiplexed(env: dict[str, str], log: Path, image: str) -> str:
     return f"{len(OPERATIONS)} Docker operations over ssh:// through the SSM ProxyCommand, 1 authentication"
 
 
-def host_ready(env: dict[str, str], path: SshPath) -> str:
+def host_ready(env: dict[str, str], path: SshPath, marker: Path) -> str:
     """The program's readiness command fails while the marker is missing and succeeds once it exists."""
-    marker = Path(env["PATH"].split(":")[0]).parent / "host-ready"
     argv = ["sh", "-c", path.ready_command]
     before = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     if before.returncode == 0:
@@ -207,8 +207,8 @@ def host_ready(env: dict[str, str], path: SshPath) -> str:
 
 def rehearse_ssh(region: str, image: str, check: Callable[[str, Callable[[], str]], None]) -> None:
     """host-ready first, as `pulumi up` does: it opens the connection every Docker operation then shares."""
-    with local_host(region) as (env, log, path):
-        check("host-ready", lambda: host_ready(env, path))
+    with local_host(region) as (env, log, path, work):
+        check("host-ready", lambda: host_ready(env, path, work / MARKER))
         check("ssh-multiplexed", lambda: multiplexed(env, log, image))
         subprocess.run(
             ["ssh", "-O", "exit", path.host.removeprefix("ssh://")], env=env, capture_output=True, check=False

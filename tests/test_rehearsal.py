@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops import compose
+from ops import compose, engine
 from rehearsal import checks, lifecycle
 from rehearsal.stack import Stack
 
@@ -42,8 +42,8 @@ def _running(want: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def planned() -> dict[str, dict[str, Any]]:
-    return lifecycle.planned("staging")
+def planned(staging: engine.Run) -> dict[str, dict[str, Any]]:
+    return lifecycle.planned(staging)
 
 
 def test_a_container_equal_to_the_plan_has_no_differences(planned: dict[str, dict[str, Any]]) -> None:
