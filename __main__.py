@@ -13,18 +13,18 @@ import functools
 
 import pulumi
 
+from components.aws.buckets import Buckets, BucketsArgs
+from components.aws.host import AppHost, AppHostArgs
+from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
+from components.aws.monitoring import Monitoring, MonitoringArgs
+from components.aws.network import Network, NetworkArgs
+from components.aws.security import SecurityGroups, SecurityGroupsArgs
+from components.aws.volume import DataVolume, DataVolumeArgs, snapshot_time_utc
 from components.backups import stack_postgres_settings
-from components.buckets import Buckets, BucketsArgs
-from components.catalogue import service_names
 from components.config import StackConfig
-from components.containers import ContainersArgs, ContainerStack
-from components.host import AppHost, AppHostArgs
-from components.load_balancer import LoadBalancer, LoadBalancerArgs, Route
-from components.monitoring import Monitoring, MonitoringArgs
-from components.monitoring_config import monitoring_files
-from components.network import Network, NetworkArgs
-from components.security import SecurityGroups, SecurityGroupsArgs
-from components.volume import DataVolume, DataVolumeArgs, snapshot_time_utc
+from components.workload.catalogue import service_names
+from components.workload.containers import ContainersArgs, ContainerStack
+from components.workload.monitoring_config import monitoring_files
 
 ROUTES = (("app", 3000, "/api/health", 10), ("cms", 8055, "/server/ping", 20))
 

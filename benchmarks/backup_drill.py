@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops import drill
+from benchmarks import drill
 
 MB = 2**20
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from components.backups import BackupTarget
-from components.services import ServiceSpec
-from ops import compose
+from components.workload.services import ServiceSpec
+from ops.local import compose
 from rehearsal import checks, data, lifecycle, ssh
 from rehearsal.stack import REPO, RehearsalError, Stack, image_exists, require, run
 

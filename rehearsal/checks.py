@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import yaml
 
-from components.catalogue import DB_NAME
-from components.monitoring_config import PROMETHEUS_RULES
-from components.services import HealthCheck, duration_seconds
-from ops import compose
+from components.workload.catalogue import DB_NAME
+from components.workload.monitoring_config import PROMETHEUS_RULES
+from components.workload.services import HealthCheck, duration_seconds
+from ops.local import compose
 from rehearsal.stack import RehearsalError, Stack
 
 REHEARSAL_RULES = "rehearsal.yml"  # the rehearsal-only copy of the alert the delivery check fires

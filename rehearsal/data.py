@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from components.backups import BackupTarget, restore_command
-from components.catalogue import DB_NAME, DB_USER
+from components.workload.catalogue import DB_NAME, DB_USER
 from rehearsal.checks import CheckFailed, aws, poll
 from rehearsal.stack import PROJECT, PROJECT_LABEL, Stack, run
 

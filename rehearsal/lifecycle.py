@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from components.catalogue import PRIVATE_IMAGES
-from components.monitoring_config import PROMETHEUS_RULES
-from components.services import CONFIG_DIGEST_LABEL, ServiceSpec, duration_seconds, secret_path
-from ops import compose, engine
+from components.workload.catalogue import PRIVATE_IMAGES
+from components.workload.monitoring_config import PROMETHEUS_RULES
+from components.workload.services import CONFIG_DIGEST_LABEL, ServiceSpec, duration_seconds, secret_path
+from ops.local import compose
+from ops.sim import engine
 from rehearsal.checks import REHEARSAL_RULES, CheckFailed
 from rehearsal.stack import Stack, run
 

@@ -2,7 +2,7 @@
 
 A throwaway user on an `sshd` bound to 127.0.0.1 stands in for the host's
 `ubuntu` account, in front of this machine's Docker engine. The address, the
-ssh options and the readiness command are exactly `components.ssh_path.ssh_path`'s
+ssh options and the readiness command are exactly `components.workload.ssh_path.ssh_path`'s
 for ssm mode, with the deploy key at a temporary path. Even the SSM ProxyCommand
 is unchanged: what stands in is the `aws` command it calls, a relay
 (SSM_STAND_IN) that checks it was asked for an SSH session to the stack's
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from components.ssh_path import SshPath, ssh_path
+from components.workload.ssh_path import SshPath, ssh_path
 from rehearsal.checks import CheckFailed
 from rehearsal.stack import RehearsalError, require
 

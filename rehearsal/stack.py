@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 
 from components.config import StackConfig
-from components.services import ServiceSpec
-from ops import compose
+from components.workload.services import ServiceSpec
+from ops.local import compose
 
 PROJECT = "quintas-rehearsal"
 PROJECT_LABEL = "com.docker.compose.project"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ops import engine
+from ops.sim import engine
 
 STACKS = ("staging", "prod")
 

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
-from ops import cost
+from ops.cost import estimate as cost
 
 
 @dataclass(frozen=True)

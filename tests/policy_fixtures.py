@@ -2,7 +2,7 @@
 
 Resources are `engine.Resource` records, the same ones the simulated engine
 records, so they pass through the same argument-building code as a real run
-(ops.policy.ArgBuilder). Dependencies are given by resource name.
+(ops.sim.policy.ArgBuilder). Dependencies are given by resource name.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import copy
 import json
 from typing import Any
 
-from ops import engine
+from ops.sim import engine
 
 STACK = "prod"
 TAGS = {"project": "quintas-crm-infra", "stack": STACK, "owner": "platform-team", "managed-by": "pulumi"}

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.catalogue import service_names
 from components.config import StackConfig
-from components.containers import ContainersArgs, ContainerStack
-from components.services import ServiceSpec
+from components.workload.catalogue import service_names
+from components.workload.containers import ContainersArgs, ContainerStack
+from components.workload.services import ServiceSpec
 
 
 def containers_program(

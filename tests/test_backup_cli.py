@@ -12,9 +12,12 @@ from pathlib import Path
 import boto3
 import pytest
 
+from benchmarks import drill
 from components.backups import BackupTarget
-from ops import backup, backup_verify, drill, restore
 from ops.__main__ import build_parser
+from ops.backup import restore
+from ops.backup import verify as backup_verify
+from ops.cli import backup
 
 UTC = dt.UTC
 
@@ -169,7 +172,7 @@ def test_restore_verifies_as_the_role_the_stacks_cluster_has(monkeypatch: pytest
     # The stack's cluster is initialised with POSTGRES_USER (the owner role): it has no
     # `postgres` role, so the verification after a real restore must log in as the owner.
     from components.backups import CRM_DB_USER
-    from ops import postgres_local
+    from ops.backup import postgres_local
 
     args = build_parser().parse_args(
         ["backup", "restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(tmp_path)]

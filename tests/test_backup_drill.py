@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ops import drill
+from benchmarks import drill
 from tests.conftest import require_tool
 
 ARCHIVE_TIMEOUT = 5

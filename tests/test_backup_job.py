@@ -14,7 +14,7 @@ from types import ModuleType
 import boto3
 import pytest
 
-from ops import drill
+from benchmarks import drill
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops import engine
+from ops.sim import engine
 
 
 def _container(run: engine.Run, name: str) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap.account import KEY_ALIAS, deploy_permissions
-from ops import engine, policy
+from ops.sim import engine, policy
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "quintas-crm/quintas-crm-infra"

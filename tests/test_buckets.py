@@ -7,8 +7,8 @@ import json
 import pulumi
 import pytest
 
-from components.buckets import SecureBucketArgs, secure_bucket
-from ops import cloud, engine
+from components.aws.buckets import SecureBucketArgs, secure_bucket
+from ops.sim import cloud, engine
 from tests.conftest import simulate
 from tests.platform_helpers import BUCKET, BUCKET_POLICY, ROLE_POLICY, bucket_child, bucket_name, doc, statement
 

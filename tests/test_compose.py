@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.catalogue import SECRET_NAMES
-from ops import compose
+from components.workload.catalogue import SECRET_NAMES
 from ops.__main__ import build_parser
-from ops.compose import LOCAL_SECRETS, load_config, render
+from ops.local import compose
+from ops.local.compose import LOCAL_SECRETS, load_config, render
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, StackConfig
-from ops import engine
+from ops.sim import engine
 from tests.conftest import simulate
 
 P = "quintas-crm-infra"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.services import HealthCheck, Image, Metrics, Routing, ServiceSpec
-from ops import engine
+from components.workload.services import HealthCheck, Image, Metrics, Routing, ServiceSpec
+from ops.sim import engine
 from tests.conftest import simulate
 from tests.stand_in import containers_program
 
@@ -333,7 +333,7 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
 ) -> None:
     import io
 
-    from ops.plan import render_text
+    from ops.cli.plan import render_text
 
     out = io.StringIO()
     render_text(containers_staging, out)
@@ -359,7 +359,7 @@ def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
     import os
     import subprocess
 
-    from components.ssh_path import ready_script
+    from components.workload.ssh_path import ready_script
 
     def run(cloud_init_rc: int, marker: str) -> subprocess.CompletedProcess[str]:
         bin_dir = tmp_path / f"bin{cloud_init_rc}"
@@ -383,7 +383,7 @@ def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
 
 def test_a_service_without_a_log_group_is_refused_before_anything_is_created() -> None:
     from components.config import StackConfig
-    from components.containers import ContainersArgs, ContainerStack
+    from components.workload.containers import ContainersArgs, ContainerStack
 
     def program() -> None:
         config = StackConfig.load()

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from ops import cost, engine, pricing
-from ops.costmodel import NOT_PRICED, Item, Line
+from ops.cost import estimate as cost
+from ops.sim import engine
+from policies.rules.pricing import book as pricing
+from policies.rules.pricing.estimate import check_budget
+from policies.rules.pricing.model import NOT_PRICED, Item, Line
 from tests.cost_programs import Shape, configured, platform
 
 HOURS = 730
@@ -169,7 +172,7 @@ def test_a_region_with_no_prices_leaves_every_line_not_priced() -> None:
     assert est.region == "us-west-2"
     host = _line(est, "host", "t3.large instance hours")
     assert host.monthly_usd is None and "no price ec2.instance.t3.large for us-west-2" in host.assumption
-    assert not cost.check_budget(est, 1000).ok
+    assert not check_budget(est, 1000).ok
 
 
 def test_free_types_cost_nothing_and_are_not_flagged() -> None:
@@ -178,8 +181,8 @@ def test_free_types_cost_nothing_and_are_not_flagged() -> None:
 
 
 def test_every_type_the_simulated_cloud_knows_is_priced_or_known_free() -> None:
-    from ops.cloud import RESOURCES
-    from ops.costmodel import RULES
+    from ops.sim.cloud import RESOURCES
+    from policies.rules.pricing.model import RULES
 
     book = pricing.load()
     known = set(RULES) | set(book.free_types) | set(book.unpriced_types)
@@ -201,26 +204,27 @@ def test_free_tier_is_deducted_only_when_the_assumption_says_so() -> None:
 
 
 def test_under_budget_passes(prod_shape) -> None:
-    check = cost.check_budget(prod_shape, 130)
+    check = check_budget(prod_shape, 130)
     assert check.ok
     assert check.message == "estimated $124.60/month is within the $130.00 budget ($5.40 to spare)"
 
 
 def test_over_budget_fails_and_states_the_amounts(prod_shape) -> None:
-    check = cost.check_budget(prod_shape, 100)
+    check = check_budget(prod_shape, 100)
     assert not check.ok
     assert check.message == "estimated $124.60/month is over the $100.00 budget (monthlyBudgetUsd) by $24.60"
 
 
 def test_an_incomplete_estimate_fails_the_budget_naming_what_is_unpriced() -> None:
     est = _pure(Item("aws:ec2/natGateway:NatGateway", "nat", {}))
-    check = cost.check_budget(est, 1000)
+    check = check_budget(est, 1000)
     assert not check.ok and "nat (aws:ec2/natGateway:NatGateway)" in check.message
 
 
-def test_budget_violation_takes_plain_type_name_props_tuples() -> None:
+def test_the_estimate_takes_plain_type_name_props_tuples() -> None:
     resources = [("aws:ec2/instance:Instance", "host", {"instanceType": "t3.large"}), ("aws:ec2/vpc:Vpc", "vpc", {})]
+    est = cost.estimate_resources(resources, region="us-east-1", environment="prod")
     # t3.large hours + 8 GB gp2 root + 50 GB out: 60.736 + 0.80 + 4.50
-    assert cost.budget_violation(resources, budget_usd=70, region="us-east-1", environment="prod") is None
-    message = cost.budget_violation(resources, budget_usd=60, region="us-east-1", environment="prod")
+    assert check_budget(est, 70).ok
+    message = check_budget(est, 60).message
     assert message == "estimated $66.04/month is over the $60.00 budget (monthlyBudgetUsd) by $6.04"

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from components.config import INSTANCE_TYPES
-from ops import cost, costdoc, plan, pricing
 from ops.__main__ import build_parser
+from ops.cli import cost, plan
+from ops.cost import doc as costdoc
+from policies.rules.pricing import book as pricing
+from policies.rules.pricing.estimate import check_budget
 from tests.cost_programs import real_estimate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +35,7 @@ def test_cost_prints_a_line_per_item_then_the_total_and_budget(stack: str) -> No
     assert code == 0, err
     est, config = real_estimate(stack)
     assert f"Total: ${est.total_usd:,.2f}/month" in out
-    assert cost.check_budget(est, config.monthly_budget_usd).message in out
+    assert check_budget(est, config.monthly_budget_usd).message in out
     for line in est.lines:
         assert line.item in out
 
@@ -76,7 +79,7 @@ def test_invalid_settings_exit_2(tmp_path, monkeypatch) -> None:
     text = (ROOT / "Pulumi.staging.yaml").read_text().replace("instanceType: t3.medium", "instanceType: t2.nano")
     (tmp_path / "Pulumi.broken.yaml").write_text(text)
     (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
-    monkeypatch.setattr("ops.engine.ROOT", tmp_path)
+    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
     code, out, err = _run("cost", "--stack", "broken")
     assert code == 2 and out == ""
@@ -114,13 +117,15 @@ def test_every_allowed_instance_type_has_a_price() -> None:
     assert missing == []
 
 
-def test_the_estimator_imports_without_the_pulumi_runtime() -> None:
-    """The policy pack calls budget_violation; it must not need pulumi or the engine."""
+def test_the_estimate_needs_only_the_packs_own_requirements() -> None:
+    """The policy pack prices a stack when served alone: no provider SDK, no `ops`, no `components`."""
     code = (
-        "import sys; sys.modules['pulumi'] = None; sys.modules['pulumi_aws'] = None\n"
-        "from ops.cost import budget_violation\n"
-        "print(budget_violation([('aws:ec2/eip:Eip', 'ip', {})], budget_usd=1, region='us-east-1',"
-        " environment='staging'))\n"
+        "import sys\n"
+        "for name in ('pulumi_aws', 'pulumi_docker', 'pulumi_command', 'ops', 'components'):\n"
+        "    sys.modules[name] = None\n"
+        "from policies.rules.pricing.estimate import check_budget, estimate_resources\n"
+        "est = estimate_resources([('aws:ec2/eip:Eip', 'ip', {})], region='us-east-1', environment='staging')\n"
+        "print(check_budget(est, 1).message)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""The policy pack's cost rule prices the stack with ops.cost: offline, at first preview, and its config."""
+"""The policy pack's cost rule prices the stack with ops.cost.estimate: offline, at first preview, and its config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from ops import cost, engine, policy
+from ops.cost import estimate as cost
+from ops.sim import engine, policy
 
 RULE = "cost-within-budget"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from components.config import StackConfig
-from ops import cost
-from ops.costmodel import Line
+from ops.cost import estimate as cost
+from policies.rules.pricing.estimate import check_budget
+from policies.rules.pricing.model import Line
 from tests.cost_programs import real_estimate
 
 HOURS = 730
@@ -93,4 +94,4 @@ def test_changing_the_data_volume_size_moves_volume_and_snapshots_exactly() -> N
 
 def test_prod_meets_its_budget() -> None:
     est, config = _estimate("prod")
-    assert cost.check_budget(est, config.monthly_budget_usd).ok
+    assert check_budget(est, config.monthly_budget_usd).ok

@@ -25,8 +25,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ops import dns_cutover, dns_records, engine
 from ops.__main__ import build_parser
+from ops.dns import cutover as dns_cutover
+from ops.dns import records as dns_records
+from ops.sim import engine
 from tests.conftest import require_tool
 from tests.cutover_world import DUMMY_CREDENTIALS, HealthServer, World, build_world, free_port, self_signed_certificate
 

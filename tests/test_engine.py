@@ -12,7 +12,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 import pytest
 
-from ops import engine, plan
+from ops.cli import plan
+from ops.sim import engine
 from tests.conftest import simulate
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.host import DATA_MOUNT, TEMPLATES, nvme_device
-from ops import cloud, engine
+from components.aws.host import DATA_MOUNT, TEMPLATES, nvme_device
+from ops.sim import cloud, engine
 from tests.conftest import require_tool, simulate
 from tests.platform_helpers import (
     INSTANCE,

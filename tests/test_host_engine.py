@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components import catalogue
+from components.aws.host import UBUNTU_RELEASE
 from components.engine_versions import DOCKER_ENGINE, TRAEFIK_ENGINE_LIMIT, check_fits, engine_of, fits
-from components.host import UBUNTU_RELEASE
-from ops import engine
+from components.workload import catalogue
+from ops.sim import engine
 
 DOCKER_KEY = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"  # Docker's release signing key
 ENGINE_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")

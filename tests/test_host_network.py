@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from components.config import StackConfig
-from components.services import (
+from components.workload.services import (
     HOST_GATEWAY_NAME,
     HealthCheck,
     Image,
@@ -20,7 +20,8 @@ from components.services import (
     validate,
     validate_catalogue,
 )
-from ops import compose, engine
+from ops.local import compose
+from ops.sim import engine
 from tests.test_services import specs_of
 
 CONTAINER = "docker:index/container:Container"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops import engine
+from ops.sim import engine
 from tests.platform_helpers import ALARM
 
 SERVICES = (

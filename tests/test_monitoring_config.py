@@ -12,9 +12,9 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from components import monitoring_config as mc
 from components.config import StackConfig
-from components.services import ScrapeTarget, SpecError, with_config_files
+from components.workload import monitoring_config as mc
+from components.workload.services import ScrapeTarget, SpecError, with_config_files
 from tests.conftest import require_tool
 from tests.promql_names import metric_names
 from tests.test_monitoring_rules import PROMTOOL_HINT, catalogued_metrics

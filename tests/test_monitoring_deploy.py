@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import monitoring_config as mc
-from components.services import CONFIG_DIGEST_LABEL, HOST_GATEWAY_NAME
-from ops import engine, plan
-from ops import monitoring_config as verb
+from components.workload import monitoring_config as mc
+from components.workload.services import CONFIG_DIGEST_LABEL, HOST_GATEWAY_NAME
 from ops.__main__ import build_parser
-from ops.monitoring_config import CONTAINER, MONITORING, config_digest, delivered_files
+from ops.cli import monitoring_config as verb
+from ops.cli import plan
+from ops.cli.monitoring_config import CONTAINER, MONITORING, config_digest, delivered_files
+from ops.sim import engine
 from tests.conftest import STACKS, require_tool, shipped
 from tests.test_monitoring_rules import PROMTOOL_HINT, catalogue
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from components.host import TEMPLATES
+from components.aws.host import TEMPLATES
 from tests.conftest import require_tool
 
 SCRIPT = TEMPLATES / "mount-data-volume.sh"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ops import engine
+from ops.sim import engine
 
 SUBNET = "aws:ec2/subnet:Subnet"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ops import plan
 from ops.__main__ import EXIT_BROKEN_PIPE, build_parser, main
+from ops.cli import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_invalid_settings_exit_2_listing_every_problem(tmp_path, monkeypatch) ->
     text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace('"02:00"', '"2am"')
     bad = tmp_path / "Pulumi.broken.yaml"
     bad.write_text(text)
-    monkeypatch.setattr("ops.engine.ROOT", tmp_path)
+    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
     (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     monkeypatch.syspath_prepend(str(ROOT))
     code, out, err = _plan("--stack", "broken")
@@ -79,7 +79,7 @@ def test_program_error_exits_1(monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("boom in the program")
 
-    monkeypatch.setattr("ops.engine.run", broken)
+    monkeypatch.setattr("ops.sim.engine.run", broken)
     code, _, err = _plan("--stack", "staging")
     assert code == 1
     assert "boom in the program" in err
@@ -89,7 +89,7 @@ def test_secret_values_never_appear_in_plan_output(monkeypatch) -> None:
     import pulumi
     import pulumi_random as random
 
-    from ops import engine
+    from ops.sim import engine
 
     def program() -> None:
         password = random.RandomPassword("db", length=30, special=False)
@@ -97,7 +97,7 @@ def test_secret_values_never_appear_in_plan_output(monkeypatch) -> None:
 
     run = engine.run("staging", program)
     secret = run.outputs["dbPassword"].value
-    monkeypatch.setattr("ops.engine.run", lambda stack: run)
+    monkeypatch.setattr("ops.sim.engine.run", lambda stack: run)
     for argv in (["--stack", "staging"], ["--stack", "staging", "--json"]):
         code, out, _ = _plan(*argv)
         assert code == 0

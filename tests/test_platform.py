@@ -16,7 +16,7 @@ import pulumi
 import pytest
 
 from components.config import INSTANCE_TYPES
-from ops import engine
+from ops.sim import engine
 from tests.conftest import simulate
 
 ROOT = Path(__file__).resolve().parent.parent

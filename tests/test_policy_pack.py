@@ -21,11 +21,13 @@ import pulumi_policy
 import pytest
 import yaml
 
-from ops import engine, plan, policy, policy_docs
 from ops.__main__ import build_parser
-from ops.cloud import RESOURCES
+from ops.cli import plan, policy_docs
+from ops.sim import engine, policy
+from ops.sim.cloud import RESOURCES
 from policies.rules import RULES, build_policies, cost
 from policies.rules.base import ADVISORY, MANDATORY
+from policies.rules.pricing.book import PriceDataError
 from policies.rules.tags import TAGGABLE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,25 +177,20 @@ def test_real_program_passes_every_mandatory_rule(stack_run: engine.Run, preview
 def test_cost_rule_says_plainly_when_there_is_no_estimate(
     stack_run: engine.Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def missing(resources: Any, config: Any) -> cost.CostEstimate:
-        raise cost.NoEstimate("no cost estimate: the cost tool ops/cost.py cannot be imported (test)")
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise PriceDataError("aws.yaml: prices.us-east-1 is missing (test)")
 
-    cost.use_estimator(missing)
-    try:
-        found = [f for f in policy.evaluate(stack_run) if f.policy == "cost-within-budget"]
-    finally:
-        cost.use_estimator(None)
+    monkeypatch.setattr(cost, "estimate_resources", broken)
+    found = [f for f in policy.evaluate(stack_run) if f.policy == "cost-within-budget"]
     assert [(f.level, f.message) for f in found] == [
-        ("not-applicable", "no cost estimate: the cost tool ops/cost.py cannot be imported (test)")
+        ("not-applicable", "no cost estimate: aws.yaml: prices.us-east-1 is missing (test)")
     ]
 
 
-def test_cost_rule_fails_an_incomplete_estimate(stack_run: engine.Run) -> None:
-    cost.use_estimator(lambda resources, config: cost.CostEstimate(12.0, ("nat (aws:ec2/natGateway:NatGateway)",)))
-    try:
-        found = [f for f in policy.evaluate(stack_run) if f.policy == "cost-within-budget"]
-    finally:
-        cost.use_estimator(None)
+def test_cost_rule_fails_an_incomplete_estimate(stack_run: engine.Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    incomplete = cost.CostEstimate(12.0, ("nat (aws:ec2/natGateway:NatGateway)",))
+    monkeypatch.setattr(cost, "estimate_stack", lambda resources, config: incomplete)
+    found = [f for f in policy.evaluate(stack_run) if f.policy == "cost-within-budget"]
     level = policy.load_config(stack_run.stack)["cost-within-budget"].get("enforcementLevel", "mandatory")
     assert [f.level for f in found] == [level]
     assert "not priced: nat (aws:ec2/natGateway:NatGateway)" in found[0].message
@@ -203,7 +200,7 @@ def _with(
     change: Callable[[], None], transform: Callable[[pulumi.ResourceTransformationArgs], Any] | None = None
 ) -> engine.Program:
     """The real program, with a stack transformation applied to its resources and/or a resource added."""
-    main = engine._main_program(engine.ROOT)
+    main = engine.main_program(engine.ROOT)
 
     def program() -> None:
         if transform is not None:
@@ -299,8 +296,8 @@ def test_a_rule_reading_an_unknown_value_gets_the_engines_preview_diagnostic() -
     )
 
 
-def test_cost_rule_prices_with_the_projects_cost_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default estimator calls ops.cost.estimate_resources with plain (type, name, props) of cloud resources."""
+def test_cost_rule_prices_with_the_packs_price_book(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule calls the pack's estimate_resources with plain (type, name, props) of cloud resources."""
     import types
 
     from tests import policy_fixtures as fx
@@ -311,8 +308,7 @@ def test_cost_rule_prices_with_the_projects_cost_tool(monkeypatch: pytest.Monkey
         calls.append({"resources": resources, **kwargs})
         return types.SimpleNamespace(total_usd=140.25, unpriced=[])
 
-    monkeypatch.setitem(sys.modules, "ops.cost", types.SimpleNamespace(estimate_resources=estimate_resources))
-    cost.use_estimator(None)
+    monkeypatch.setattr(cost, "estimate_resources", estimate_resources)
     [found] = policy.evaluate(
         fx.baseline().run(), policy.load_config("prod"), rules=[r for r in RULES if r.name == "cost-within-budget"]
     )

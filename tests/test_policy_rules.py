@@ -5,12 +5,12 @@ resource records fed through the same argument builder as a real run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from ops import policy
+from ops.sim import policy
 from policies.rules import RULES, cost, rule
 from tests import policy_fixtures as fx
 from tests.policy_fixtures import Stack
@@ -19,10 +19,9 @@ Mutation = Callable[[Stack], None]
 
 
 @pytest.fixture(autouse=True)
-def fixed_estimate() -> Iterator[None]:
-    cost.use_estimator(lambda resources, config: cost.CostEstimate(100.0))
-    yield
-    cost.use_estimator(None)
+def fixed_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule's fixture is priced at $100; the cost rule's own fixture sets its price (undone here)."""
+    monkeypatch.setattr(cost, "estimate_stack", lambda resources, config: cost.CostEstimate(100.0))
 
 
 def prod_config() -> dict[str, dict[str, Any]]:
@@ -127,7 +126,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "ec2-auto-recovery-alarm": (setp("aws:cloudwatch/metricAlarm:MetricAlarm", "host-recover", "alarmActions", ["arn:aws:sns:us-east-1:123456789012:alerts"]), "Instance 'host' has no StatusCheckFailed_System alarm with the ec2:recover action"),
     "ecr-scan-on-push": (setp("aws:ecr/repository:Repository", "frontend", "imageScanningConfiguration.scanOnPush", False), "Repository 'frontend' does not scan images on push"),
     "kms-key-rotation": (setp("aws:kms/key:Key", "backups", "enableKeyRotation", False), "Key 'backups' does not rotate its key material"),
-    "cost-within-budget": (lambda stack: cost.use_estimator(lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $130.00 budget by $41.50"),
+    "cost-within-budget": (lambda stack: setattr(cost, "estimate_stack", lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $130.00 budget by $41.50"),
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
-from ops import engine, policy
+from ops.sim import engine, policy
 from policies.rules import RULES
 
 PACK = Path(__file__).resolve().parent.parent / "policies"
@@ -105,7 +105,7 @@ def _weakened() -> None:
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_served_pack_reports_what_ops_plan_reports(analyzer: Any, stack: str) -> None:
-    main = engine._main_program(engine.ROOT)
+    main = engine.main_program(engine.ROOT)
 
     def program() -> None:
         main()

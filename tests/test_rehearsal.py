@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ops import compose, engine
+from ops.local import compose
+from ops.sim import engine
 from rehearsal import checks, lifecycle
 from rehearsal.stack import Stack
 

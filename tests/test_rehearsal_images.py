@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components import catalogue, catalogue_monitoring
-from ops.compose import load_config, render
+from components.workload import catalogue, catalogue_monitoring
+from ops.local.compose import load_config, render
 from rehearsal import images
 from rehearsal.images import IMAGES_DIR, NOT_REHEARSED, STAND_INS, ImageError, Planned, plan, repository
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from components.config import REQUIRED_IMAGES
-from components.ssh_path import DEPLOY_KEY
-from ops import engine
+from components.workload.ssh_path import DEPLOY_KEY
+from ops.sim import engine
 from tests.conftest import shipped, simulate
 from tests.test_workflows import WORKFLOWS, commands, load
 
@@ -100,7 +100,7 @@ def test_image_tags_prints_what_the_stack_file_records() -> None:
 
 def test_image_tags_refuses_a_stack_file_without_a_tag(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.x.yaml").write_text("config:\n  quintas-crm-infra:imageTags:\n    frontend: v2\n")
-    from ops.image_tags import recorded_tags
+    from ops.cli.image_tags import recorded_tags
 
     with pytest.raises(engine.SettingsFileError, match="records no imageTags for: postgres"):
         recorded_tags("x", tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops import engine
+from ops.sim import engine
 
 CONTAINER = "docker:index/container:Container"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops import engine
+from ops.sim import engine
 from tests.conftest import simulate
 from tests.platform_helpers import EGRESS, INGRESS, SECURITY_GROUP
 

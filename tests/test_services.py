@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from components import catalogue as cat
-from components.catalogue_monitoring import NODE_TEXTFILE_DIR
 from components.config import StackConfig
-from components.services import (
+from components.workload import catalogue as cat
+from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR
+from components.workload.services import (
     HealthCheck,
     Image,
     Metrics,
@@ -23,7 +23,7 @@ from components.services import (
     validate,
     validate_catalogue,
 )
-from ops.compose import load_config
+from ops.local.compose import load_config
 
 
 @pytest.fixture(scope="module")

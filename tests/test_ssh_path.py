@@ -1,7 +1,7 @@
 """The deploy path (issue 14, item 1): one multiplexed SSH connection per run, carried by SSM.
 
 The provider's ssh options and the host-ready command come from one function,
-`components.ssh_path.ssh_path`; the command's local checks run here in a real shell
+`components.workload.ssh_path.ssh_path`; the command's local checks run here in a real shell
 with stand-in `ssh`, `aws` and `session-manager-plugin` commands.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.ssh_path import CONTROL_PATH, DEPLOY_KEY, ssh_path
-from ops import engine
+from components.workload.ssh_path import CONTROL_PATH, DEPLOY_KEY, ssh_path
+from ops.sim import engine
 from tests.conftest import simulate
 from tests.stand_in import containers_program
 from tests.test_containers import provider_inputs, ssh_argv

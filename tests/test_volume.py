@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.volume import SNAPSHOT_TAG, snapshot_time_utc
-from ops import engine
+from components.aws.volume import SNAPSHOT_TAG, snapshot_time_utc
+from ops.sim import engine
 from tests.platform_helpers import ROLE_POLICY, doc, statement, statements
 
 VOLUME = "aws:ebs/volume:Volume"

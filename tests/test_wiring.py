@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.catalogue import service_names
-from ops import engine
+from components.workload.catalogue import service_names
+from ops.sim import engine
 from tests.test_containers import leaks
 
 
@@ -39,7 +39,7 @@ def test_containers_wait_for_the_platforms_host_and_use_its_buckets(stack_run: e
 
 
 def service_names_of(run: engine.Run) -> list[str]:
-    from ops.compose import load_config
+    from ops.local.compose import load_config
 
     return service_names(load_config(run.stack))
 
@@ -47,7 +47,7 @@ def service_names_of(run: engine.Run) -> list[str]:
 def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run) -> None:
     import io
 
-    from ops.plan import render_text
+    from ops.cli.plan import render_text
 
     out = io.StringIO()
     render_text(staging, out)

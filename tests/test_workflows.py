@@ -213,7 +213,7 @@ def test_app_ci_is_reusable_and_builds_with_the_frontend_dockerfile_kept_here() 
 
 
 def test_cd_pushes_each_image_to_the_repository_the_stack_pulls_from() -> None:
-    from components.registry import repository_prefix
+    from components.workload.registry import repository_prefix
 
     cd = load("cd.yml")
     push = next(s for s in cd["jobs"]["images"]["steps"] if s.get("uses", "").startswith("docker/build-push-action"))

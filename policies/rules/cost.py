@@ -1,25 +1,22 @@
 """The cost rule: the stack's estimated monthly cost is at most its budget.
 
-The estimate is pluggable (`use_estimator`). By default it comes from the project's
-cost tool, `ops.cost.estimate_resources`, which prices (type, name, props) without
-the Pulumi runtime. When no estimator is available the rule reports itself not
+The estimate comes from the pack's own price book (`pricing/`, shared with
+`python -m ops cost`), over plain (type, name, props) with no Pulumi runtime. When
+no estimate can be made (the price data is broken) the rule reports itself not
 applicable with that reason, so a run never reads as "within budget" without a price.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
 from .base import ENVIRONMENT_SCHEMA, Report, Rule, get, is_unknown, items
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from .pricing.book import PriceDataError
+from .pricing.estimate import estimate_resources
 
 
 @dataclass(frozen=True)
@@ -29,20 +26,8 @@ class CostEstimate:
     source: str = ""
 
 
-Estimator = Callable[[Sequence[PolicyResource], Mapping[str, Any]], CostEstimate]
-
-
 class NoEstimate(Exception):
     """No estimate can be made; the message says why."""
-
-
-_estimator: Estimator | None = None
-
-
-def use_estimator(estimator: Estimator | None) -> None:
-    """Replace the estimator (None restores the project's cost tool)."""
-    global _estimator
-    _estimator = estimator
 
 
 def plain(value: Any) -> Any:
@@ -56,30 +41,24 @@ def plain(value: Any) -> Any:
     return value
 
 
-def project_estimator(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> CostEstimate:
-    """The estimate of `ops.cost` (the project's cost tool), found next to the pack."""
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.append(str(PROJECT_ROOT))
-    try:
-        cost = importlib.import_module("ops.cost")
-    except ImportError as exc:
-        raise NoEstimate(f"no cost estimate: the cost tool ops/cost.py cannot be imported ({exc})") from exc
-    estimate_resources = getattr(cost, "estimate_resources", None)
-    if estimate_resources is None:
-        raise NoEstimate("no cost estimate: ops/cost.py has no estimate_resources(resources, region=, environment=)")
+def estimate_stack(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> CostEstimate:
+    """The stack's estimate from the pack's price book, over its cloud resources."""
     found = [
         (r.resource_type, r.name, plain(r.props))
         for r in resources
         if not r.resource_type.startswith(("pulumi:", "quintas:"))
     ]
-    estimate = estimate_resources(
-        found,
-        region=config["region"],
-        environment=config["environment"],
-        settings={"snapshot_retention_days": config["snapshotRetentionDays"]},
-    )
-    unpriced = tuple(sorted({f"{line.resource} ({line.type})" for line in getattr(estimate, "unpriced", [])}))
-    return CostEstimate(float(estimate.total_usd), unpriced, "ops/cost.py")
+    try:
+        estimate = estimate_resources(
+            found,
+            region=config["region"],
+            environment=config["environment"],
+            settings={"snapshot_retention_days": config["snapshotRetentionDays"]},
+        )
+    except PriceDataError as exc:
+        raise NoEstimate(f"no cost estimate: {exc}") from exc
+    unpriced = tuple(sorted({f"{line.resource} ({line.type})" for line in estimate.unpriced}))
+    return CostEstimate(float(estimate.total_usd), unpriced, "policies/rules/pricing")
 
 
 def _within_budget(args: StackValidationArgs, report: Report) -> None:
@@ -89,7 +68,7 @@ def _within_budget(args: StackValidationArgs, report: Report) -> None:
         args.not_applicable("no monthlyBudgetUsd in the policy config: set it per stack (policies/config/<stack>.json)")
         return
     try:
-        estimate = (_estimator or project_estimator)(args.resources, config)
+        estimate = estimate_stack(args.resources, config)
     except NoEstimate as exc:
         args.not_applicable(str(exc))
         return

@@ -1,0 +1,229 @@
+"""LoadBalancer: the internet-facing ALB, its listeners, the app and CMS target groups, and the certificate.
+
+- HTTP :80 only answers 301 to HTTPS.
+- HTTPS :443 terminates TLS (ELBSecurityPolicy-TLS13-1-2-2021-06) with an ACM
+  certificate for the app and CMS names, and routes by Host header: the app name
+  to target group :3000 (Next.js, health `/api/health`), the CMS name to :8055
+  (Directus, health `/server/ping`); anything else gets a 404.
+- The certificate is validated by DNS: with a Route53 zone the records are made
+  here; without one they are exposed (`validation_records`) for the operator.
+- Access logs go to the logs bucket; invalid header fields are dropped; deletion
+  protection is on unless explicitly turned off (staging).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.buckets import ACCESS_LOG_PREFIX
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One host name routed to one port of the host, with the path the ALB health-checks."""
+
+    key: str
+    host: str
+    port: int
+    health_path: str
+    priority: int
+    aliases: tuple[str, ...] = ()
+    """More host names served by the same port (Traefik tells them apart, e.g. Grafana on :3000)."""
+
+    @property
+    def hosts(self) -> list[str]:
+        return [self.host, *self.aliases]
+
+
+@dataclass
+class LoadBalancerArgs:
+    name: str
+    """The ALB's name, e.g. quintas-crm-prod (at most 32 characters)."""
+    tags: Mapping[str, str]
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    routes: Sequence[Route]
+    target_instance_id: pulumi.Input[str]
+    access_logs_bucket: pulumi.Input[str]
+    route53_zone_id: str | None = None
+    deletion_protection: bool = True
+    """Opt-out for stacks that may be torn down (staging)."""
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+    arn_suffix: pulumi.Output[str]
+    dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    target_group_arns: dict[str, pulumi.Output[str]]
+    target_group_arn_suffixes: dict[str, pulumi.Output[str]]
+    certificate_arn: pulumi.Output[str]
+    validation_records: pulumi.Output[list[dict[str, str]]] | None
+    """DNS records the operator must create, when no Route53 zone is configured; else None."""
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("quintas:load_balancer:LoadBalancer", name, None, opts)
+        if len(args.name) > 32:
+            raise ValueError(f"ALB name {args.name!r} is longer than the 32 characters AWS allows")
+        child = pulumi.ResourceOptions(parent=self)
+        alb = aws.lb.LoadBalancer(
+            "alb",
+            name=args.name,
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(args.subnet_ids),
+            security_groups=[args.security_group_id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            access_logs={"bucket": args.access_logs_bucket, "prefix": ACCESS_LOG_PREFIX, "enabled": True},
+            tags={**args.tags, "Name": args.name},
+            opts=child,
+        )
+        self.target_group_arns, self.target_group_arn_suffixes = {}, {}
+        groups = {route.key: self._target_group(route, args) for route in args.routes}
+        certificate_arn = self._certificate(args)
+        self._listeners(args, alb, groups, certificate_arn)
+        self.arn = alb.arn
+        self.arn_suffix = alb.arn_suffix
+        self.dns_name = alb.dns_name
+        self.zone_id = alb.zone_id
+        self.security_group_id = pulumi.Output.from_input(args.security_group_id)
+        self.certificate_arn = certificate_arn
+        self.register_outputs({"dnsName": alb.dns_name, "zoneId": alb.zone_id, "targetGroups": self.target_group_arns})
+
+    def _listeners(
+        self,
+        args: LoadBalancerArgs,
+        alb: aws.lb.LoadBalancer,
+        groups: Mapping[str, aws.lb.TargetGroup],
+        certificate_arn: pulumi.Input[str],
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        aws.lb.Listener(
+            "http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+            ],
+            tags=dict(args.tags),
+            opts=child,
+        )
+        https = aws.lb.Listener(
+            "https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_actions=[
+                {
+                    "type": "fixed-response",
+                    "fixed_response": {"content_type": "text/plain", "message_body": "not found", "status_code": "404"},
+                }
+            ],
+            tags=dict(args.tags),
+            opts=child,
+        )
+        for route in args.routes:
+            aws.lb.ListenerRule(
+                route.key,
+                listener_arn=https.arn,
+                priority=route.priority,
+                conditions=[{"host_header": {"values": route.hosts}}],
+                actions=[{"type": "forward", "target_group_arn": groups[route.key].arn}],
+                tags=dict(args.tags),
+                opts=child,
+            )
+
+    def _target_group(self, route: Route, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.lb.TargetGroup(
+            route.key,
+            port=route.port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            # Traefik drains a replaced container itself; the ALB need not wait the default 300 s.
+            deregistration_delay=30,
+            health_check={
+                "enabled": True,
+                "path": route.health_path,
+                "port": "traffic-port",
+                "protocol": "HTTP",
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags={**args.tags, "Name": f"{args.name}-{route.key}"},
+            opts=child,
+        )
+        aws.lb.TargetGroupAttachment(
+            route.key, target_group_arn=group.arn, target_id=args.target_instance_id, port=route.port, opts=child
+        )
+        self.target_group_arns[route.key] = group.arn
+        self.target_group_arn_suffixes[route.key] = group.arn_suffix
+        return group
+
+    def _certificate(self, args: LoadBalancerArgs) -> pulumi.Output[str]:
+        """The certificate's ARN once it is issued; the HTTPS listener cannot use it before."""
+        child = pulumi.ResourceOptions(parent=self)
+        hosts = [host for route in args.routes for host in route.hosts]
+        certificate = aws.acm.Certificate(
+            "cert",
+            domain_name=hosts[0],
+            subject_alternative_names=hosts[1:],
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags={**args.tags, "Name": args.name},
+            opts=child,
+        )
+        options = certificate.domain_validation_options
+        self.validation_records = None
+        fqdns: list[pulumi.Output[str]] | None = None
+        if args.route53_zone_id:
+            fqdns = []
+            for index, host in enumerate(hosts):
+                option = options.apply(lambda opts, h=host: next(o for o in opts if o.domain_name == h))
+                record = aws.route53.Record(
+                    f"cert-validation-{index}",
+                    zone_id=args.route53_zone_id,
+                    name=option.apply(lambda o: o.resource_record_name or ""),
+                    type=option.apply(lambda o: o.resource_record_type or "CNAME"),
+                    records=[option.apply(lambda o: o.resource_record_value or "")],
+                    ttl=300,
+                    # ACM may reuse a record an earlier certificate for the same name left behind.
+                    allow_overwrite=True,
+                    opts=child,
+                )
+                fqdns.append(record.fqdn)
+        else:
+            self.validation_records = options.apply(
+                lambda opts: [
+                    {
+                        "domain": o.domain_name or "",
+                        "name": o.resource_record_name or "",
+                        "type": o.resource_record_type or "",
+                        "value": o.resource_record_value or "",
+                    }
+                    for o in opts
+                ]
+            )
+        validation = aws.acm.CertificateValidation(
+            "cert",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=fqdns,
+            opts=child,
+        )
+        return validation.certificate_arn

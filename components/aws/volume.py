@@ -1,0 +1,156 @@
+"""DataVolume: the encrypted gp3 EBS volume that holds PostgreSQL's data, and its daily snapshots.
+
+The volume carries a `snapshot-policy` tag; a Data Lifecycle Manager policy that
+targets that tag snapshots it every day and keeps `snapshot_retention_days` of
+snapshots. DLM runs as its own IAM role, allowed to snapshot only this volume
+and to delete only snapshots that carry the tag. In prod the volume is
+protected and retained on delete, and a last snapshot is taken if it is ever
+deleted. The host attaches the volume (see AppHost): the host's user data needs
+the volume id before the instance exists.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.iam import policy_document, service_role
+
+SNAPSHOT_TAG = "snapshot-policy"
+# A fixed winter date: the plan must not change with the day it runs on. DLM
+# accepts UTC times only, so in zones with daylight saving the local time moves by an hour.
+_REFERENCE_DAY = datetime.date(2025, 1, 15)
+
+
+def snapshot_time_utc(local_time: str, time_zone: str, delay_hours: int = 1) -> str:
+    """The UTC `HH:MM` that DLM needs, `delay_hours` after a local `HH:MM` (after the base backup)."""
+    hour, minute = (int(p) for p in local_time.split(":"))
+    local = datetime.datetime.combine(_REFERENCE_DAY, datetime.time(hour, minute), zoneinfo.ZoneInfo(time_zone))
+    return (local + datetime.timedelta(hours=delay_hours)).astimezone(datetime.UTC).strftime("%H:%M")
+
+
+@dataclass
+class DataVolumeArgs:
+    name: str
+    """Prefix of physical names, e.g. quintas-crm-prod."""
+    tags: Mapping[str, str]
+    availability_zone: pulumi.Input[str]
+    size_gb: int
+    region: str
+    snapshot_retention_days: int
+    snapshot_time_utc: str = "03:00"
+    keep: bool = False
+    """protect + retain_on_delete + a final snapshot: set in prod."""
+    iops: int = 3000
+    throughput_mibps: int = 125
+    """gp3 baseline (free); raise only when the database needs it."""
+
+
+class DataVolume(pulumi.ComponentResource):
+    volume_id: pulumi.Output[str]
+    volume_arn: pulumi.Output[str]
+    snapshot_policy_tag: str
+    lifecycle_policy_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DataVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("quintas:volume:DataVolume", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.snapshot_policy_tag = f"{args.name}-daily"
+        volume = aws.ebs.Volume(
+            "data",
+            availability_zone=args.availability_zone,
+            size=args.size_gb,
+            type="gp3",
+            iops=args.iops,
+            throughput=args.throughput_mibps,
+            encrypted=True,
+            final_snapshot=args.keep,
+            tags={**args.tags, "Name": f"{args.name}-data", SNAPSHOT_TAG: self.snapshot_policy_tag},
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(protect=args.keep, retain_on_delete=args.keep)
+            ),
+        )
+        policy = self._lifecycle_policy(args, volume.arn)
+        self.volume_id = volume.id
+        self.volume_arn = volume.arn
+        self.lifecycle_policy_id = policy.id
+        self.register_outputs({"volumeId": volume.id, "lifecyclePolicyId": policy.id})
+
+    def _lifecycle_policy(self, args: DataVolumeArgs, volume_arn: pulumi.Output[str]) -> aws.dlm.LifecyclePolicy:
+        child = pulumi.ResourceOptions(parent=self)
+        role = service_role(
+            "dlm",
+            name=f"{args.name}-dlm",
+            service="dlm.amazonaws.com",
+            description="Data Lifecycle Manager takes and expires the data volume's daily snapshots",
+            tags=args.tags,
+            parent=self,
+        )
+        role_policy = aws.iam.RolePolicy(
+            "dlm",
+            role=role.id,
+            policy=volume_arn.apply(lambda arn: _dlm_permissions(arn, args.region, self.snapshot_policy_tag)),
+            opts=child,
+        )
+        return aws.dlm.LifecyclePolicy(
+            "daily",
+            description=f"Daily snapshots of {args.name}-data, kept {args.snapshot_retention_days} days",
+            execution_role_arn=role.arn,
+            state="ENABLED",
+            policy_details={
+                "resource_types": ["VOLUME"],
+                "target_tags": {SNAPSHOT_TAG: self.snapshot_policy_tag},
+                "schedules": [
+                    {
+                        "name": "daily",
+                        "create_rule": {"interval": 24, "interval_unit": "HOURS", "times": args.snapshot_time_utc},
+                        "retain_rule": {"interval": args.snapshot_retention_days, "interval_unit": "DAYS"},
+                        # The snapshots keep the volume's tags, the snapshot-policy tag among
+                        # them: DLM's role may delete only snapshots that carry it.
+                        "copy_tags": True,
+                        "tags_to_add": {"created-by": "dlm"},
+                    }
+                ],
+            },
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role_policy])),
+        )
+
+
+def _dlm_permissions(volume_arn: str, region: str, tag_value: str) -> str:
+    snapshots = f"arn:aws:ec2:{region}::snapshot/*"
+    return policy_document(
+        [
+            {
+                "Sid": "SnapshotTheDataVolume",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateSnapshot"],
+                "Resource": [volume_arn, snapshots],
+            },
+            {
+                "Sid": "TagNewSnapshots",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateTags"],
+                "Resource": snapshots,
+            },
+            {
+                "Sid": "ExpireOwnSnapshots",
+                "Effect": "Allow",
+                "Action": ["ec2:DeleteSnapshot"],
+                "Resource": snapshots,
+                "Condition": {"StringEquals": {f"ec2:ResourceTag/{SNAPSHOT_TAG}": tag_value}},
+            },
+            {
+                # Describe calls support no resource-level permissions: AWS requires "*".
+                "Sid": "FindVolumesAndSnapshots",
+                "Effect": "Allow",
+                "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots"],
+                "Resource": "*",
+            },
+        ]
+    )

@@ -1,0 +1,328 @@
+"""The catalogue: every service one stack runs, as ServiceSpec data built from StackConfig.
+
+Adding a service is one more entry in `catalogue()`. Nothing here creates a
+resource: components/containers.py turns the specs into containers on the host
+and ops/compose.py into a Compose file for a laptop.
+
+Images are pinned. The project's own images (frontend, postgres) come from its
+ECR repositories with the tag from `imageTags`; the rest are upstream images.
+Memory limits are sized for a 4 GiB host and the application tier grows with
+the instance: `validate_catalogue` checks the sum fits the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.backups import CRM_DATABASE, CRM_DB_USER
+from components.config import StackConfig
+from components.engine_versions import check_fits
+from components.workload.backup_job import backup_job_spec
+from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
+from components.workload.services import (
+    HealthCheck,
+    Image,
+    Metrics,
+    Port,
+    Routing,
+    ServiceSpec,
+    Volume,
+    validate_catalogue,
+    wget_check,
+)
+
+# Upstream application images, pinned (monitoring images: components/catalogue_monitoring.py).
+# The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
+# no longer builds one with extensions (none ships yet, and a named volume over
+# /directus/extensions would hide them); its ECR repository stays until its old images are
+# deleted, and gets its own imageTags key if an extended image ever returns.
+UPSTREAM = {
+    # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
+    "traefik": ("traefik", "v3.6.1"),
+    "directus": ("directus/directus", "11.12.0"),
+    "redis": ("redis", "7.4.2-alpine"),
+}
+PRIVATE_IMAGES = ("frontend", "postgres", "directus")
+SECRET_NAMES = (
+    "postgres_password",
+    "directus_secret",
+    "directus_admin_password",
+    "grafana_admin_password",
+    "metrics_token",
+)
+# The CRM's database (the seed plan's name): backups, dumps and restores default to it.
+DB_NAME = CRM_DATABASE
+DB_USER = CRM_DB_USER
+POSTGRES_DATA = "/srv/data/postgres"  # host directory of the data volume, shared with the backup job
+HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
+
+
+@dataclass(frozen=True)
+class CatalogueInputs:
+    """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud.
+
+    repositories: ECR repository URL per private image (frontend, postgres, directus).
+    postgres_settings: extra PostgreSQL server settings (`-c key=value`), merged over
+    the base ones; the backups component supplies archive_mode, archive_command, ...
+    config_files: per service, files delivered into its container (path -> content);
+    the monitoring component supplies Prometheus, Alertmanager and Grafana files.
+    """
+
+    repositories: Mapping[str, pulumi.Input[str]]
+    uploads_bucket: pulumi.Input[str]
+    backups_bucket: pulumi.Input[str]
+    secrets: Mapping[str, pulumi.Input[str]]
+    postgres_settings: Mapping[str, str] = field(default_factory=dict)
+    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+
+
+def memory_budget_mb(config: StackConfig) -> int:
+    return int(config.instance_shape.memory_gib * 1024) - HOST_RESERVE_MB
+
+
+def _scale(config: StackConfig) -> int:
+    """How many times a 4 GiB host the instance is: the application tier's limits grow with it."""
+    return max(1, int(config.instance_shape.memory_gib // 4))
+
+
+def _upstream(name: str) -> Image:
+    repo, tag = UPSTREAM[name]
+    return Image(repo, tag)
+
+
+def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
+    """The stack's services plus `extra`, validated; raises SpecError listing every problem."""
+    scale = _scale(config)
+    database = postgres(config, inputs, scale)
+    backup = backup_job_spec(
+        config, database.image, inputs.backups_bucket, inputs.secrets["postgres_password"],
+        database=DB_NAME, db_user=DB_USER, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
+    )  # fmt: skip
+    specs = [
+        traefik(config.vpc_cidr),
+        frontend(config, inputs, scale),
+        directus(config, inputs, scale),
+        database,
+        redis(scale),
+        backup,
+        *monitoring(config, inputs.secrets, inputs.config_files),
+        *extra,
+    ]
+    validate_catalogue(specs, memory_budget_mb(config))
+    return specs
+
+
+def traefik(trusted_cidr: str) -> ServiceSpec:
+    """`trusted_cidr`: the VPC, where the ALB's addresses are: X-Forwarded-* from anywhere else is ignored."""
+    check_fits(UPSTREAM["traefik"][1])
+    entrypoints = {"app": 3000, "cms": 8055}
+    return ServiceSpec(
+        name="traefik",
+        image=_upstream("traefik"),
+        command=(
+            "--providers.docker=true",
+            # Only containers that carry traefik.enable=true are routed.
+            "--providers.docker.exposedByDefault=false",
+            "--providers.docker.network=edge",
+            *(f"--entrypoints.{name}.address=:{port}" for name, port in entrypoints.items()),
+            # Client IP and scheme as the ALB saw them, in the access log and in Directus's activity log.
+            *(f"--entrypoints.{name}.forwardedHeaders.trustedIPs={trusted_cidr}" for name in entrypoints),
+            "--entrypoints.traefik.address=:8080",
+            "--ping=true",
+            "--metrics.prometheus=true",
+            "--accesslog=true",
+            "--accesslog.format=json",
+            "--log.format=json",
+            "--global.checkNewVersion=false",
+            "--global.sendAnonymousUsage=false",
+        ),
+        health=HealthCheck(("traefik", "healthcheck", "--ping"), interval="10s", start_period="10s"),
+        memory_mb=96,
+        cpus=0.5,
+        ports=(Port(3000, 3000), Port(8055, 8055)),
+        volumes=(Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),),
+        host_access="Traefik's docker provider reads container labels from the Docker socket",
+        networks=("edge",),
+        metrics=Metrics(port=8080),
+        # It holds the host ports the ALB targets: the new one can only start once the old one is gone.
+        replacement="delete-first",
+        stop_grace_seconds=15,
+    )
+
+
+def frontend(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
+    return ServiceSpec(
+        name="frontend",
+        image=Image(inputs.repositories["frontend"], config.image_tags.frontend, local="quintas-crm/frontend"),
+        env={"NODE_ENV": "production", "PORT": "3000", "HOSTNAME": "0.0.0.0", "NEXT_TELEMETRY_DISABLED": "1"},
+        health=HealthCheck(
+            (
+                "node",
+                "-e",
+                "fetch('http://127.0.0.1:3000/api/health')"
+                ".then(r => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))",
+            ),
+            interval="10s",
+            start_period="20s",
+        ),
+        memory_mb=448 * scale,
+        cpus=1.0,
+        networks=("edge",),
+        routing=(Routing("app", 3000),),
+        depends_on=("directus",),
+    )
+
+
+def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
+    env: dict[str, pulumi.Input[str]] = {
+        "PUBLIC_URL": f"https://{config.cms_host}",
+        "DB_CLIENT": "pg",
+        "DB_HOST": "postgres",
+        "DB_PORT": "5432",
+        "DB_DATABASE": DB_NAME,
+        "DB_USER": DB_USER,
+        "ADMIN_EMAIL": config.alert_emails[0],
+        "CACHE_ENABLED": "true",
+        "CACHE_STORE": "redis",
+        "CACHE_AUTO_PURGE": "true",
+        "REDIS": "redis://redis:6379",
+        # Uploads go straight to S3 with the instance role's credentials (no keys anywhere).
+        "STORAGE_LOCATIONS": "s3",
+        "STORAGE_S3_DRIVER": "s3",
+        "STORAGE_S3_BUCKET": inputs.uploads_bucket,
+        "STORAGE_S3_REGION": config.region,
+        "METRICS_ENABLED": "true",
+        "LOG_STYLE": "raw",
+        "TELEMETRY": "false",
+        # Extensions are baked into the image here; no volume over the path (it would hide them,
+        # and a writable volume would be shared by the old and new container of an update).
+        "EXTENSIONS_PATH": "/directus/extensions",
+    }
+    return ServiceSpec(
+        name="directus",
+        image=_upstream("directus"),
+        env=env,
+        secrets={
+            "directus_secret": inputs.secrets["directus_secret"],
+            "postgres_password": inputs.secrets["postgres_password"],
+            "directus_admin_password": inputs.secrets["directus_admin_password"],
+            "metrics_token": inputs.secrets["metrics_token"],
+        },
+        secret_env={
+            "SECRET_FILE": "directus_secret",
+            "DB_PASSWORD_FILE": "postgres_password",
+            "ADMIN_PASSWORD_FILE": "directus_admin_password",
+            "METRICS_TOKENS_FILE": "metrics_token",
+        },
+        file_owner="1000",  # the image runs as user node
+        # Its first boot on a new database runs the migrations: 25 to 31 s on 2 vCPUs in the rehearsal.
+        health=wget_check("http://127.0.0.1:8055/server/ping", start_period="60s"),
+        memory_mb=640 * scale,
+        cpus=1.0,
+        networks=("edge", "backend"),
+        routing=(Routing("cms", 8055),),
+        metrics=Metrics(port=8055, auth="metrics", credentials="metrics_token"),
+        depends_on=("postgres", "redis"),
+    )
+
+
+def postgres_server_settings(config: StackConfig, memory_mb: int, extra: Mapping[str, str]) -> dict[str, str]:
+    """PostgreSQL settings passed as `-c key=value`: base tuning, then `extra` (the backups issue's WAL archiving).
+
+    `extra` wins over a base value with the same key, so the backups component
+    can set wal_level, archive_mode, archive_command and archive_timeout here.
+    """
+    base = {
+        "listen_addresses": "*",
+        "max_connections": "100",
+        "shared_buffers": f"{memory_mb // 4}MB",
+        "effective_cache_size": f"{memory_mb // 2}MB",
+        "wal_level": "replica",
+        "log_min_duration_statement": "1000",
+        "log_timezone": config.time_zone,
+        "timezone": "UTC",
+    }
+    return {**base, **extra}
+
+
+def postgres_command(settings: Mapping[str, str]) -> tuple[str, ...]:
+    args: list[str] = ["postgres"]
+    for key, value in settings.items():
+        args += ["-c", f"{key}={value}"]
+    return tuple(args)
+
+
+def postgres(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
+    memory = 896 * scale
+    return ServiceSpec(
+        name="postgres",
+        image=Image(
+            inputs.repositories["postgres"],
+            config.image_tags.postgres,
+            local="quintas-crm/postgres",
+            build_context="services/postgres",
+        ),
+        command=postgres_command(postgres_server_settings(config, memory, inputs.postgres_settings)),
+        env={
+            "POSTGRES_DB": DB_NAME,
+            "POSTGRES_USER": DB_USER,
+            "PGDATA": "/var/lib/postgresql/data/pgdata",
+            # For barman-cloud-* (the backups component): where base backups and WAL go.
+            "BACKUPS_BUCKET": inputs.backups_bucket,
+            "AWS_DEFAULT_REGION": config.region,
+        },
+        secrets={"postgres_password": inputs.secrets["postgres_password"]},
+        secret_env={"POSTGRES_PASSWORD_FILE": "postgres_password"},
+        health=HealthCheck(("pg_isready", "-h", "127.0.0.1", "-U", DB_USER, "-d", DB_NAME), start_period="60s"),
+        memory_mb=memory,
+        cpus=float(config.instance_shape.vcpus),
+        shm_size_mb=256,
+        volumes=(Volume(POSTGRES_DATA, "/var/lib/postgresql/data"),),
+        # backend for its clients; egress only so barman-cloud can reach S3 (nothing else is on it).
+        networks=("backend", "egress"),
+        # One data directory: a second server must never start on it, so the old one stops first,
+        # with time for a clean shutdown checkpoint (SIGINT = fast shutdown).
+        replacement="delete-first",
+        stop_grace_seconds=120,
+        stop_signal="SIGINT",
+    )
+
+
+def redis(scale: int) -> ServiceSpec:
+    memory = 192 * scale
+    return ServiceSpec(
+        name="redis",
+        image=_upstream("redis"),
+        # A cache: no persistence, and it evicts the least recently used keys when full.
+        command=(
+            "redis-server",
+            "--maxmemory",
+            f"{memory * 3 // 4}mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ),
+        health=HealthCheck(("redis-cli", "ping"), interval="10s", start_period="10s"),
+        memory_mb=memory,
+        cpus=0.5,
+        networks=("backend",),
+        replacement="delete-first",
+        stop_grace_seconds=30,
+    )
+
+
+def service_names(config: StackConfig) -> list[str]:
+    """The catalogue's service names, e.g. for the platform's CloudWatch log groups; creates nothing."""
+    stand_in = CatalogueInputs(
+        repositories={image: image for image in PRIVATE_IMAGES},
+        uploads_bucket="uploads",
+        backups_bucket="backups",
+        secrets=dict.fromkeys(SECRET_NAMES, ""),
+    )
+    return [spec.name for spec in catalogue(config, stand_in)]

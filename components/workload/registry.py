@@ -1,0 +1,89 @@
+"""ImageRepositories: the ECR repositories of the project's own images (frontend, postgres, directus).
+
+Every push is scanned for vulnerabilities; untagged images expire after a week
+and only the newest 20 tagged images are kept, enough to roll back weeks of
+releases. Tags are immutable by default: a tag always names the image that was
+tested, and a rollback by tag gets exactly that image back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.workload.catalogue import PRIVATE_IMAGES
+
+
+def repository_prefix(stack: str) -> str:
+    """Each stack has its own repositories, so staging and prod can share an AWS account."""
+    return f"quintas-crm/{stack}/"
+
+
+def lifecycle_policy(keep: int, untagged_days: int = 7) -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"expire untagged images after {untagged_days} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the last {keep} tagged images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass
+class ImageRepositoriesArgs:
+    stack: str
+    tags: Mapping[str, str]
+    names: Sequence[str] = PRIVATE_IMAGES
+    keep_tagged: int = 20
+    mutable_tags: bool = False  # opt-out for a stack that re-pushes a moving tag
+
+
+class ImageRepositories(pulumi.ComponentResource):
+    urls: dict[str, pulumi.Output[str]]
+    registry: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ImageRepositoriesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("quintas:registry:ImageRepositories", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.urls = {}
+        for image in args.names:
+            repo = aws.ecr.Repository(
+                image,
+                name=f"{repository_prefix(args.stack)}{image}",
+                image_tag_mutability="MUTABLE" if args.mutable_tags else "IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+                tags=dict(args.tags),
+                opts=child,
+            )
+            aws.ecr.LifecyclePolicy(image, repository=repo.name, policy=lifecycle_policy(args.keep_tagged), opts=child)
+            self.urls[image] = repo.repository_url
+        first = self.urls[args.names[0]]
+        self.registry = first.apply(lambda url: url.split("/", 1)[0])
+        self.register_outputs({"urls": self.urls, "registry": self.registry})

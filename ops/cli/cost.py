@@ -1,0 +1,92 @@
+"""Monthly cost estimate of a stack from the resources its program records, with a budget check.
+
+`python -m ops cost --stack NAME [--json]` runs the stack's real program on the
+simulated engine and prints one line per priced item (quantity, unit price,
+monthly USD), the total and how it compares with `monthlyBudgetUsd`.
+`--markdown` prints docs/cost.md (both stacks and the cheaper options).
+Exit 0 on success, 2 on bad input (unknown stack, invalid settings, broken
+price data), 1 on a program error. On-demand list prices, from
+policies/rules/pricing/prices/aws.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from ops.cost.estimate import estimate, run_with_config
+from policies.rules.pricing import book as pricing
+from policies.rules.pricing.estimate import BudgetCheck, Estimate, check_budget
+from policies.rules.pricing.model import NOT_PRICED
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", action="append", help="stack name; needs a Pulumi.<stack>.yaml file")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    out.add_argument("--markdown", action="store_true", help="print docs/cost.md (all stacks unless --stack)")
+
+
+def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    from ops.cost import doc as costdoc
+    from ops.sim import engine
+
+    stacks: list[str] = args.stack or []
+    if not args.markdown and len(stacks) != 1:
+        err.write("error: give exactly one --stack NAME (e.g. --stack prod); only --markdown takes several\n")
+        return 2
+    try:
+        pricing.load()
+        if args.markdown:
+            out.write(costdoc.render(stacks or list(costdoc.STACKS)))
+            return 0
+        run, config = run_with_config(stacks[0])
+        est = estimate(run, config)
+    except Exception as exc:  # noqa: BLE001 every failure is reported with its exit code
+        return engine.report_failure(exc, stacks[0] if stacks else "", err, bad_input=(pricing.PriceDataError,))
+    check = check_budget(est, config.monthly_budget_usd)
+    if args.json:
+        doc = {**est.to_json(), "budget_usd": config.monthly_budget_usd, "within_budget": check.ok}
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+    else:
+        render_text(est, check, out)
+    return 0
+
+
+def assumption_texts(est: Estimate) -> list[str]:
+    """Each assumption once, with the resources it applies to."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for line in est.lines:
+        if line.priced and line.assumption:
+            seen.setdefault((line.item, line.assumption), []).append(line.resource)
+    texts = [f"{', '.join(names)} {item}: {why}" for (item, why), names in seen.items()]
+    return texts + list(est.notes)
+
+
+def render_text(est: Estimate, check: BudgetCheck | None, out: TextIO) -> None:
+    out.write(f"Monthly cost of stack {est.stack!r} in {est.region}: on-demand list prices from "
+              f"ops/prices/aws.yaml, usage assumptions of {est.environment}.\n\n")  # fmt: skip
+    rows = [("resource", "item", "quantity", "unit", "unit USD", "monthly USD")]
+    for line in est.lines:
+        if line.priced:
+            rows.append((line.resource, line.item, f"{line.quantity:,.4g}", line.unit, f"{line.unit_usd:g}",
+                         f"{line.monthly_usd:,.2f}"))  # fmt: skip
+        else:
+            rows.append((line.resource, line.item, "", "", "", NOT_PRICED))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        cells = [
+            c.ljust(w) if i < 2 or i == 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.write("  " + "  ".join(cells).rstrip() + "\n")
+    out.write(f"\n  Total: ${est.total_usd:,.2f}/month\n")
+    if check is not None:
+        out.write(f"  Budget: {'OK' if check.ok else 'FAIL'}: {check.message}\n")
+    for line in est.unpriced:
+        out.write(f"  ! {line.resource} ({line.type}): {line.assumption}\n")
+    out.write("\nAssumptions:\n")
+    for text in assumption_texts(est):
+        out.write(f"  - {text}\n")

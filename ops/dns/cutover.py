@@ -1,0 +1,284 @@
+"""DNS cutover: point the app and cms names at a stack's load balancer, after checking it serves.
+
+`python -m ops dns-cutover --stack prod --zone-id Z... [--dry-run] [--outputs FILE] [--rollback]`
+
+1. Reads the stack outputs (`pulumi stack output --json --show-secrets`, or `--outputs FILE`).
+2. Checks that every target group of the ALB has healthy targets and that the app and
+   cms health paths answer 2xx through the ALB (TLS with the real host name).
+3. Saves the current records to `.dns-cutover/<stack>-<zone>.json`, then UPSERTs Route53
+   alias A records (and AAAA for a dualstack ALB) for both names in one change batch.
+4. Waits until the change is INSYNC and prints the records before and after.
+
+`--rollback` puts the saved records back. `--dry-run` prints the change and makes none.
+Exit codes: 0 done, 2 bad input (missing outputs, unknown zone, names outside the
+zone, no saved state), 1 a failed check or AWS error (unhealthy targets, health URL down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+
+from ops.dns import health as dns_health
+from ops.dns import records as dns_records
+from ops.dns.health import CheckFailed
+from ops.dns.records import Record
+
+REQUIRED_OUTPUTS = ("albDnsName", "albZoneId", "appUrl", "cmsUrl")
+
+
+class BadInput(Exception):
+    """Input the operator must fix; exit 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    alb_dns_name: str
+    alb_zone_id: str
+    app_host: str
+    cms_host: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return (dns_records.fqdn(self.app_host), dns_records.fqdn(self.cms_host))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, help="stack whose outputs name the load balancer and hosts")
+    parser.add_argument(
+        "--zone-id", required=True, type=_zone_id, help="Route53 hosted zone id (Z...) that holds the app and cms names"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
+    parser.add_argument("--rollback", action="store_true", help="restore the records saved by the last cutover")
+    parser.add_argument("--outputs", type=Path, help="JSON file from `pulumi stack output --json --show-secrets`")
+    parser.add_argument("--endpoint-url", help="AWS API endpoint (a local test server); default: the real AWS")
+    parser.add_argument("--region", help="region of the load balancer; default: read from its DNS name")
+    parser.add_argument(
+        "--health-base-url",
+        help="where to send the health requests (scheme://host[:port]); default: https://<albDnsName>",
+    )
+    parser.add_argument("--state-dir", type=Path, default=Path(".dns-cutover"), help="where saved records are kept")
+    parser.add_argument("--wait-timeout", type=float, default=300.0, help="seconds to wait for INSYNC (default 300)")
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between INSYNC polls (default 5)")
+
+
+def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        if args.rollback:
+            return rollback(args, out)
+        return cutover(args, out)
+    except BadInput as exc:
+        err.write(f"error: {exc}\n")
+        return 2
+    except CheckFailed as exc:
+        err.write(f"refused: {exc}\n")
+        return 1
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        err.write(f"error: AWS call failed: {exc}\n")
+        return 1
+
+
+def cutover(args: argparse.Namespace, out: TextIO) -> int:
+    target = read_target(load_outputs(args.stack, args.outputs))
+    route53 = _client("route53", args, "us-east-1")
+    zone_name = check_zone(route53, args.zone_id, target.names)
+    elbv2 = _client("elbv2", args, args.region or region_of(target.alb_dns_name))
+    dualstack = dns_health.check_targets(elbv2, target.alb_dns_name, out)
+    base = args.health_base_url or f"https://{target.alb_dns_name}"
+    dns_health.check_urls(base, [(target.app_host, "/api/health"), (target.cms_host, "/server/ping")], out)
+
+    types = ("A", "AAAA") if dualstack else ("A",)
+    desired = [
+        dns_records.alias_record(name, t, target.alb_dns_name, target.alb_zone_id)
+        for name in target.names
+        for t in types
+    ]
+    before = dns_records.read_records(route53, args.zone_id, target.names)
+    dns_records.print_records(f"Records in {zone_name} before", before, out)
+    changes = dns_records.cutover_changes(before, desired)
+    if not changes:
+        out.write("Nothing to change: both names already point at the load balancer.\n")
+        return 0
+    out.write("Change:\n")
+    dns_records.print_changes(changes, out)
+    if args.dry_run:
+        out.write("Dry run: nothing was changed.\n")
+        return 0
+
+    state_file = save_state(args, zone_name, before, out)
+    change_id = dns_records.apply_changes(route53, args.zone_id, changes, f"dns-cutover {args.stack}")
+    _wait(route53, change_id, args, out)
+    dns_records.print_records(
+        f"Records in {zone_name} after", dns_records.read_records(route53, args.zone_id, target.names), out
+    )
+    out.write(
+        f"Cutover done. To undo: python -m ops dns-cutover --stack {args.stack} --zone-id {args.zone_id} --rollback\n"
+    )
+    out.write(f"(previous records saved in {state_file})\n")
+    return 0
+
+
+def rollback(args: argparse.Namespace, out: TextIO) -> int:
+    state_file = _state_path(args)
+    if not state_file.is_file():
+        raise BadInput(
+            f"no saved records at {state_file}: rollback needs the state a cutover of this stack and zone wrote"
+        )
+    saved: dict[str, dict[str, Record | None]] = json.loads(state_file.read_text())["before"]
+    route53 = _client("route53", args, "us-east-1")
+    zone_name = check_zone(route53, args.zone_id, list(saved))
+    now = dns_records.read_records(route53, args.zone_id, list(saved))
+    dns_records.print_records(f"Records in {zone_name} now", now, out)
+    changes = dns_records.rollback_changes(saved, now)
+    if not changes:
+        out.write("Nothing to change: the records already match the saved ones.\n")
+        return 0
+    out.write(f"Rollback to the records saved in {state_file}:\n")
+    dns_records.print_changes(changes, out)
+    if args.dry_run:
+        out.write("Dry run: nothing was changed.\n")
+        return 0
+    change_id = dns_records.apply_changes(route53, args.zone_id, changes, f"dns-cutover rollback {args.stack}")
+    _wait(route53, change_id, args, out)
+    dns_records.print_records(
+        f"Records in {zone_name} after", dns_records.read_records(route53, args.zone_id, list(saved)), out
+    )
+    done = state_file.with_suffix(".rolled-back.json")
+    state_file.replace(done)
+    out.write(f"Rollback done (saved records moved to {done}).\n")
+    return 0
+
+
+def load_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
+    if outputs_file is not None:
+        try:
+            data = json.loads(outputs_file.read_text())
+        except OSError as exc:
+            raise BadInput(f"cannot read --outputs {outputs_file}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise BadInput(
+                f"--outputs {outputs_file} is not JSON ({exc}); write it with `pulumi stack output --json`"
+            ) from exc
+    else:
+        data = _pulumi_outputs(stack)
+    if not isinstance(data, dict):
+        raise BadInput("the stack outputs must be a JSON object of output names to values")
+    return data
+
+
+def _pulumi_outputs(stack: str) -> Any:
+    command = ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError as exc:
+        raise BadInput(
+            "the pulumi CLI is not installed here; pass --outputs FILE with the output of "
+            f"`pulumi stack output --json --show-secrets --stack {stack}`"
+        ) from exc
+    if result.returncode != 0:
+        raise BadInput(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"`{' '.join(command)}` printed no JSON ({exc})") from exc
+
+
+def read_target(outputs: dict[str, Any]) -> Target:
+    missing = [key for key in REQUIRED_OUTPUTS if not isinstance(outputs.get(key), str) or not outputs[key]]
+    if missing:
+        raise BadInput(f"stack outputs missing: {', '.join(missing)} (deploy the platform first: `pulumi up`)")
+    hosts = {}
+    for key in ("appUrl", "cmsUrl"):
+        host = urlsplit(outputs[key]).hostname
+        if not host:
+            raise BadInput(f"stack output {key}={outputs[key]!r} is not a URL like https://app.example.com")
+        hosts[key] = host
+    return Target(outputs["albDnsName"], outputs["albZoneId"], hosts["appUrl"], hosts["cmsUrl"])
+
+
+def check_zone(route53: Any, zone_id: str, names: Any) -> str:
+    """The zone's name, after checking it is public, exists and holds every name."""
+    try:
+        zone = route53.get_hosted_zone(Id=zone_id)["HostedZone"]
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchHostedZone":
+            raise BadInput(
+                f"hosted zone {zone_id} does not exist; list zones with `aws route53 list-hosted-zones`"
+            ) from exc
+        raise
+    zone_name = zone["Name"]
+    outside = [n for n in names if not dns_records.zone_contains(zone_name, n)]
+    if outside:
+        raise BadInput(
+            f"zone {zone_id} ({zone_name}) does not contain {', '.join(outside)}; pass the zone of these names"
+        )
+    if zone.get("Config", {}).get("PrivateZone"):
+        raise BadInput(f"zone {zone_id} ({zone_name}) is private; the cutover needs the public zone")
+    return zone_name
+
+
+def region_of(alb_dns_name: str) -> str:
+    """An ALB's region from its DNS name (<name>-<id>.<region>.elb.amazonaws.com)."""
+    parts = alb_dns_name.lower().rstrip(".").split(".")
+    if len(parts) >= 4 and parts[-3:] == ["elb", "amazonaws", "com"]:
+        return parts[-4]
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise BadInput(f"cannot tell the region of {alb_dns_name}; pass --region")
+    return region
+
+
+def save_state(args: argparse.Namespace, zone_name: str, before: dict[str, Any], out: TextIO) -> Path:
+    """Write the records to restore; an earlier unrolled cutover's originals are kept, not overwritten."""
+    path = _state_path(args)
+    if path.is_file():
+        out.write(f"Keeping the records saved by an earlier cutover in {path} (roll back restores those).\n")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "stack": args.stack,
+        "zoneId": args.zone_id,
+        "zoneName": zone_name,
+        "savedAt": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "before": before,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    out.write(f"Saved the current records to {path}.\n")
+    return path
+
+
+def _zone_id(value: str) -> str:
+    zone_id = value.strip().removeprefix("/hostedzone/")
+    if not zone_id.isalnum() or not zone_id.isupper():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a hosted zone id such as Z0123456789ABCDEFGHIJ")
+    return zone_id
+
+
+def _state_path(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) / f"{args.stack}-{args.zone_id}.json"
+
+
+def _wait(route53: Any, change_id: str, args: argparse.Namespace, out: TextIO) -> None:
+    out.write(f"Waiting for change {change_id} to be INSYNC (at most {args.wait_timeout:.0f}s):\n")
+    if not dns_records.wait_insync(route53, change_id, out, args.wait_timeout, args.poll_interval):
+        raise CheckFailed(
+            f"change {change_id} was submitted but is not INSYNC after {args.wait_timeout:.0f}s; "
+            f"check it with `aws route53 get-change --id {change_id}`"
+        )
+
+
+def _client(service: str, args: argparse.Namespace, region: str) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=args.endpoint_url)  # pyright: ignore[reportCallIssue, reportArgumentType]
