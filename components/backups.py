@@ -47,6 +47,21 @@ BUCKET_ENV = "BACKUPS_BUCKET"
 BUCKET_FROM_ENV = "${" + BUCKET_ENV + "}"
 
 
+def barman_root(stack: str) -> str:
+    """The key prefix of one stack's base backups and WAL (barman-cloud-* servers live below it)."""
+    return f"postgres/{stack}/"
+
+
+def dumps_root(stack: str) -> str:
+    """The key prefix of one stack's daily dumps."""
+    return f"dumps/{stack}/"
+
+
+def stack_prefixes(stack: str) -> tuple[str, str]:
+    """Every key prefix one stack writes in the backups bucket: what its host may read, write and delete."""
+    return barman_root(stack), dumps_root(stack)
+
+
 @dataclass(frozen=True)
 class BackupTarget:
     """Where one stack's backups live. `endpoint_url` is for S3-compatible servers (the drill)."""
@@ -58,16 +73,16 @@ class BackupTarget:
 
     @property
     def barman_url(self) -> str:
-        return f"s3://{self.bucket}/postgres/{self.stack}"
+        return f"s3://{self.bucket}/{barman_root(self.stack).rstrip('/')}"
 
     @property
     def barman_prefix(self) -> str:
         """The key prefix barman writes under: `postgres/<stack>/<server>/`."""
-        return f"postgres/{self.stack}/{self.server}/"
+        return f"{barman_root(self.stack)}{self.server}/"
 
     @property
     def dumps_prefix(self) -> str:
-        return f"dumps/{self.stack}/"
+        return dumps_root(self.stack)
 
     def cloud_options(self) -> list[str]:
         return ["--endpoint-url", self.endpoint_url] if self.endpoint_url else []

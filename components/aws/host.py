@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,6 @@ import pulumi_aws as aws
 
 from components.aws.iam import policy_document, service_role
 from components.engine_versions import DOCKER_ENGINE, docker_apt_version
-from components.workload.registry import repository_prefix
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UBUNTU_OWNER = "099720109477"  # Canonical: only its images match the look-up
@@ -38,12 +37,6 @@ DATA_MOUNT = "/srv/data"
 DATA_DEVICE_NAME = "/dev/sdf"
 READY_MARKER = "/var/lib/quintas-crm/host-ready"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-BACKUP_DUMPS_PREFIX = "dumps/"
-
-
-def wal_prefix(stack: str) -> str:
-    """Where Barman Cloud keeps this stack's base backups and WAL in the backups bucket."""
-    return f"postgres/{stack}/"
 
 
 def nvme_device(volume_id: str) -> str:
@@ -85,7 +78,6 @@ class AppHostArgs:
     name: str
     """Prefix of physical names, e.g. quintas-crm-prod."""
     tags: Mapping[str, str]
-    stack: str
     region: str
     subnet_id: pulumi.Input[str]
     availability_zone: str
@@ -97,6 +89,10 @@ class AppHostArgs:
     data_volume_id: pulumi.Input[str]
     uploads_bucket_arn: pulumi.Input[str]
     backups_bucket_arn: pulumi.Input[str]
+    backup_prefixes: Sequence[str]
+    """Key prefixes of the backups bucket the host reads, writes and deletes under (components/backups.py)."""
+    image_repository_prefix: str
+    """Name prefix of the ECR repositories the host may pull from."""
     production: bool = False
     """Detailed monitoring and termination protection."""
     root_volume_gb: int = 30
@@ -128,7 +124,7 @@ class AppHost(pulumi.ComponentResource):
             "host",
             role=role.id,
             policy=pulumi.Output.all(args.uploads_bucket_arn, args.backups_bucket_arn).apply(
-                lambda arns: policy_document(host_permissions(arns[0], arns[1], args.stack, args.region, account))
+                lambda arns: policy_document(host_permissions(args, arns[0], arns[1], account))
             ),
             opts=child,
         )
@@ -208,9 +204,10 @@ class AppHost(pulumi.ComponentResource):
         )
 
 
-def host_permissions(uploads_arn: str, backups_arn: str, stack: str, region: str, account: str) -> list[dict[str, Any]]:
+def host_permissions(args: AppHostArgs, uploads_arn: str, backups_arn: str, account: str) -> list[dict[str, Any]]:
     """The host role's own statements (SSM comes from the AWS managed AmazonSSMManagedInstanceCore)."""
-    prefixes = [wal_prefix(stack), BACKUP_DUMPS_PREFIX]
+    prefixes = list(args.backup_prefixes)
+    region = args.region
     object_rw = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     return [
         # Directus' S3 storage driver: read, write, replace and delete files.
@@ -242,7 +239,7 @@ def host_permissions(uploads_arn: str, backups_arn: str, stack: str, region: str
             "Sid": "EcrPull",
             "Effect": "Allow",
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f"arn:aws:ecr:{region}:{account}:repository/{repository_prefix(stack)}*",
+            "Resource": f"arn:aws:ecr:{region}:{account}:repository/{args.image_repository_prefix}*",
         },
         {
             # GetAuthorizationToken is account-wide: AWS accepts only "*" as its resource.
