@@ -14,8 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
-from components.workload.catalogue import service_names
-from components.workload.containers import ContainersArgs, ContainerStack
+from components.workload.catalogue import CatalogueInputs, catalogue
+from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
 from components.workload.services import ServiceSpec
 
 
@@ -29,30 +29,40 @@ def containers_program(
         config = StackConfig.load()
         host = aws.ec2.Instance("host", ami="ami-0e2c8caa4b6378d8c", instance_type=config.instance_type)
         eip = aws.ec2.Eip("host", instance=host.id, domain="vpc")
-        names = service_names(config) + [s.name for s in extra]
-        groups = {
-            n: aws.cloudwatch.LogGroup(n, name=f"/quintas-crm/{config.stack}/{n}", retention_in_days=14).name
-            for n in names
-        }
         stack = ContainerStack(
             "containers",
             ContainersArgs(
-                config=config,
-                instance_id=host.id,
-                public_ip=eip.public_ip,
+                stack=config.stack,
                 region=config.region,
-                ssh_mode=config.ssh_mode,
-                log_groups=groups,
-                uploads_bucket=config.name("uploads"),
-                backups_bucket=config.name("backups"),
-                host_ready=[host, eip],
-                ready_marker="/var/lib/quintas-crm/host-ready",
-                postgres_settings=dict(postgres_settings or {}),
-                config_files=dict(config_files or {}),
-                extra_services=extra,
-                preview=preview,
+                architecture=config.instance_shape.architecture,
+                tags=config.tags_for("registry"),
+                immutable_image_tags=config.is_prod,
             ),
         )
+        inputs = CatalogueInputs(
+            repositories=stack.repositories,
+            uploads_bucket=config.name("uploads"),
+            backups_bucket=config.name("backups"),
+            secrets=stack.secrets,
+            postgres_settings=dict(postgres_settings or {}),
+            config_files=dict(config_files or {}),
+        )
+        services = catalogue(config, inputs, extra=extra)
+        groups = {
+            s.name: aws.cloudwatch.LogGroup(
+                s.name, name=f"/quintas-crm/{config.stack}/{s.name}", retention_in_days=14
+            ).name
+            for s in services
+        }
+        connection = HostConnection(
+            instance_id=host.id,
+            public_ip=eip.public_ip,
+            mode=config.ssh_mode,
+            ready_marker="/var/lib/quintas-crm/host-ready",
+            ready=[host, eip],
+            preview=preview,
+        )
+        stack.deploy(services, connection, groups)
         pulumi.export("repositories", stack.repositories)
         pulumi.export("containers", {n: c.name for n, c in stack.containers.items()})
 

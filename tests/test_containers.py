@@ -381,26 +381,33 @@ def test_the_readiness_script_runs_in_a_real_shell(tmp_path: Any) -> None:
     assert missing.returncode == 1 and "host not ready" in missing.stderr
 
 
-def test_a_service_without_a_log_group_is_refused_before_anything_is_created() -> None:
+def test_a_service_without_a_log_group_is_refused_before_anything_touches_the_host() -> None:
     from components.config import StackConfig
-    from components.workload.containers import ContainersArgs, ContainerStack
+    from components.workload.catalogue import CatalogueInputs, catalogue
+    from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
 
     def program() -> None:
         config = StackConfig.load()
-        ContainerStack(
+        stack = ContainerStack(
             "containers",
-            ContainersArgs(
-                config=config,
-                instance_id="i-0123456789abcdef0",
-                public_ip="3.91.22.17",
-                region=config.region,
-                log_groups={"traefik": "/quintas-crm/staging/traefik"},
-                uploads_bucket="quintas-crm-staging-uploads",
-                backups_bucket="quintas-crm-staging-backups",
-            ),
+            ContainersArgs(stack=config.stack, region=config.region, architecture="x86_64", tags={}),
         )
+        inputs = CatalogueInputs(
+            repositories=stack.repositories,
+            uploads_bucket="quintas-crm-staging-uploads",
+            backups_bucket="quintas-crm-staging-backups",
+            secrets=stack.secrets,
+        )
+        connection = HostConnection(instance_id="i-0123456789abcdef0", public_ip="3.91.22.17")
+        stack.deploy(catalogue(config, inputs), connection, {"traefik": "/quintas-crm/staging/traefik"})
 
     with pytest.raises(Exception, match=r"frontend: no CloudWatch log group; the platform creates") as err:
         simulate("staging", program)
     created = engine.registered_before(err.value)
-    assert [r.type for r in created if r.custom] == []
+    # The repositories and secrets the catalogue refers to come first; nothing reaches the host.
+    assert not [r.type for r in created if r.type.split(":")[0] in ("docker", "command", "pulumi")]
+    assert {r.type for r in created if r.custom} == {
+        "aws:ecr/repository:Repository",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "random:index/randomPassword:RandomPassword",
+    }

@@ -121,7 +121,7 @@ def test_host_reads_and_writes_only_the_uploads_bucket_objects(stack_run: engine
 def test_host_reaches_the_backups_bucket_only_under_its_prefixes(stack_run: engine.Run) -> None:
     arn = f"arn:aws:s3:::{bucket_name(stack_run, 'backups')}"
     policy = _host_policy(stack_run)
-    prefixes = [f"postgres/{stack_run.stack}/*", "dumps/*"]
+    prefixes = [f"postgres/{stack_run.stack}/*", f"dumps/{stack_run.stack}/*"]  # its own stack's dumps only
     assert statement(policy, "BackupsObjects")["Resource"] == [f"{arn}/{p}" for p in prefixes]
     listing = statement(policy, "BackupsListPrefixes")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": prefixes}}

@@ -22,16 +22,15 @@ shutdown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.config import StackConfig
-from components.workload.catalogue import CatalogueInputs, catalogue, service_names
 from components.workload.registry import ImageRepositories, ImageRepositoriesArgs
 from components.workload.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.workload.services import (
@@ -45,7 +44,6 @@ from components.workload.services import (
     labels,
     named_volumes,
     secret_path,
-    with_config_files,
 )
 from components.workload.ssh_path import ssh_path
 
@@ -54,32 +52,38 @@ PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 @dataclass
 class ContainersArgs:
-    """The platform's outputs the containers need, as plain Inputs.
+    """What the container stack makes before it knows its services: image repositories and secrets."""
 
-    log_groups: CloudWatch log group name per service (`/quintas-crm/<stack>/<service>`).
-    host_ready: resources that must exist before anything connects (instance, volume attachment...).
-    extra_services: more ServiceSpecs beside the catalogue; postgres_settings and
-    config_files are the hooks of the backups and monitoring components.
-    """
-
-    config: StackConfig
-    instance_id: pulumi.Input[str]
-    public_ip: pulumi.Input[str]
+    stack: str
+    """Stack name: the repositories' name prefix and the `quintas.stack` label."""
     region: str
-    log_groups: Mapping[str, pulumi.Input[str]]
-    uploads_bucket: pulumi.Input[str]
-    backups_bucket: pulumi.Input[str]
-    ssh_user: pulumi.Input[str] = "ubuntu"
-    ssh_mode: str = "ssm"
-    host_ready: Sequence[pulumi.Resource] = ()
-    ready_marker: str | None = None  # a file the host's cloud-init writes last, if it has one
-    preview: bool = False  # pulumi preview (`pulumi.runtime.is_dry_run()`): the provider skips its engine ping
-    postgres_settings: Mapping[str, str] = field(default_factory=dict)
-    config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
-    extra_services: Sequence[ServiceSpec] = ()
-    # Files rendered from the final list of services (Prometheus' scrape jobs come from every
-    # spec's `metrics`): called with the specs, returns per service its files (path -> content).
-    files_from_specs: Callable[[Sequence[ServiceSpec]], Mapping[str, Mapping[str, pulumi.Input[str]]]] | None = None
+    """AWS region of the host, its log groups and its SSM endpoint."""
+    architecture: Literal["x86_64", "arm64"]
+    """The host's CPU architecture: the platform images are pulled for."""
+    tags: Mapping[str, str]
+    """Tags of the image repositories."""
+    immutable_image_tags: bool = True
+    """A pushed tag can never point at another image (prod); False lets a stack re-push a moving tag."""
+
+
+@dataclass
+class HostConnection:
+    """How a deployment reaches the host's Docker engine (components/workload/ssh_path.py)."""
+
+    instance_id: pulumi.Input[str]
+    """The EC2 instance; SSM Session Manager carries SSH to it."""
+    public_ip: pulumi.Input[str]
+    """The host's Elastic IP, for `sshMode: direct`."""
+    user: pulumi.Input[str] = "ubuntu"
+    """The SSH login the deploy key is authorized for."""
+    mode: str = "ssm"
+    """`ssm` (no port 22 open) or `direct`."""
+    ready_marker: str | None = None
+    """A file the host's cloud-init writes last; nothing connects before it exists."""
+    ready: Sequence[pulumi.Resource] = ()
+    """Resources that must exist first: the instance, its data volume, the log groups and the right to write them."""
+    preview: bool = False
+    """`pulumi preview` (`pulumi.runtime.is_dry_run()`): the provider skips its engine ping and needs no key."""
 
 
 def topological(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:
@@ -105,43 +109,47 @@ def topological(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:
 
 
 class ContainerStack(pulumi.ComponentResource):
+    """Made in two steps: the constructor makes the image repositories and generated secrets
+    the catalogue refers to; `deploy` then runs the catalogue's services on the host.
+    """
+
     specs: list[ServiceSpec]
     containers: dict[str, docker.Container]
     repositories: dict[str, pulumi.Output[str]]
+    secrets: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:containers:ContainerStack", name, None, opts)
-        config = args.config
-        # Checked before any child exists: a refused stack creates nothing.
-        names = [*service_names(config), *(spec.name for spec in args.extra_services)]
-        missing = [n for n in names if n not in args.log_groups]
-        if missing:
-            raise SpecError(
-                [f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{config.stack}/{n}" for n in missing]
-            )
+        self._args = args
         child = pulumi.ResourceOptions(parent=self)
-        images = ImageRepositories(
+        self._images = ImageRepositories(
             "images",
-            ImageRepositoriesArgs(
-                stack=config.stack, tags=config.tags_for("registry"), mutable_tags=not config.is_prod
-            ),
+            ImageRepositoriesArgs(stack=args.stack, tags=args.tags, mutable_tags=not args.immutable_image_tags),
             opts=child,
         )
-        secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child)
-        inputs = CatalogueInputs(
-            repositories=images.urls,
-            uploads_bucket=args.uploads_bucket,
-            backups_bucket=args.backups_bucket,
-            secrets=secrets.values,
-            postgres_settings=args.postgres_settings,
-            config_files=args.config_files,
-        )
-        specs = catalogue(config, inputs, extra=args.extra_services)
-        if args.files_from_specs is not None:
-            specs = with_config_files(specs, args.files_from_specs(specs))
-        self.specs = topological(specs)
-        self._args = args
-        provider = self._docker_provider(args, images.registry)
+        self.repositories = self._images.urls
+        self.secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child).values
+        self.specs = []
+        self.containers = {}
+
+    def deploy(
+        self, services: Sequence[ServiceSpec], host: HostConnection, log_groups: Mapping[str, pulumi.Input[str]]
+    ) -> None:
+        """One container per service on the host, in dependency order; `log_groups`: service -> group name."""
+        # Checked before any child exists: a refused stack creates nothing.
+        missing = [s.name for s in services if s.name not in log_groups]
+        if missing:
+            raise SpecError(
+                [
+                    f"{n}: no CloudWatch log group; the platform creates /quintas-crm/{self._args.stack}/{n}"
+                    for n in missing
+                ]
+            )
+        if self.containers:
+            raise SpecError(["the container stack is already deployed: call deploy() once"])
+        self.specs = topological(services)
+        self._log_groups = log_groups
+        provider = self._docker_provider(host, self._images.registry)
         docker_opts = pulumi.ResourceOptions(parent=self, provider=provider)
         networks = {
             net: docker.Network(
@@ -149,44 +157,43 @@ class ContainerStack(pulumi.ComponentResource):
                 name=net,
                 driver="bridge",
                 internal=net in INTERNAL_NETWORKS,
-                labels=[docker.NetworkLabelArgs(label="quintas.stack", value=config.stack)],
+                labels=[docker.NetworkLabelArgs(label="quintas.stack", value=self._args.stack)],
                 opts=docker_opts,
             )
             for net in NETWORKS
         }
         for vol in named_volumes(self.specs):
             docker.Volume(vol, name=vol, opts=docker_opts)
-        self.containers = {}
         for spec in self.specs:
             self.containers[spec.name] = self._container(spec, networks, docker_opts)
-        self.repositories = images.urls
         self.register_outputs(
             {
                 "containers": {n: c.name for n, c in self.containers.items()},
-                "repositories": images.urls,
+                "repositories": self.repositories,
             }
         )
 
-    def _docker_provider(self, args: ContainersArgs, registry: pulumi.Output[str]) -> docker.Provider:
-        path = pulumi.Output.all(args.ssh_user, args.instance_id, args.public_ip).apply(
-            lambda v: ssh_path(args.ssh_mode, v[0], v[1], v[2], args.region, args.ready_marker)
+    def _docker_provider(self, host: HostConnection, registry: pulumi.Output[str]) -> docker.Provider:
+        region = self._args.region
+        path = pulumi.Output.all(host.user, host.instance_id, host.public_ip).apply(
+            lambda v: ssh_path(host.mode, v[0], v[1], v[2], region, host.ready_marker)
         )
         ready = command.local.Command(
             "host-ready",
             create=path.apply(lambda p: p.ready_command),
-            triggers=[args.instance_id],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.host_ready)),
+            triggers=[host.instance_id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(host.ready)),
         )
         # The address depends on the check's output, so the provider cannot connect before it.
-        host = pulumi.Output.all(ready.stdout, path).apply(lambda v: v[1].host)
+        address = pulumi.Output.all(ready.stdout, path).apply(lambda v: v[1].host)
         token = aws.ecr.get_authorization_token_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return docker.Provider(
             "host",
-            host=host,
+            host=address,
             ssh_opts=path.apply(lambda p: p.options),
             # A preview neither pings the engine nor needs the deploy key: a new stack has no host
             # yet, and pull requests get no key (README: "What a preview shows about containers").
-            disable_docker_daemon_check=args.preview,
+            disable_docker_daemon_check=host.preview,
             registry_auth=[
                 docker.ProviderRegistryAuthArgs(
                     address=registry,
@@ -200,13 +207,12 @@ class ContainerStack(pulumi.ComponentResource):
     def _container(
         self, spec: ServiceSpec, networks: Mapping[str, docker.Network], docker_opts: pulumi.ResourceOptions
     ) -> docker.Container:
-        config = self._args.config
         image = docker.RemoteImage(
             spec.name,
             name=spec.image.ref,
             # The old container still runs on the old image during a create-first update.
             keep_locally=True,
-            platform=PLATFORMS[config.instance_shape.architecture],
+            platform=PLATFORMS[self._args.architecture],
             opts=docker_opts,
         )
         deps: list[pulumi.Resource] = [self.containers[d] for d in spec.depends_on]
@@ -220,7 +226,7 @@ class ContainerStack(pulumi.ComponentResource):
             command=list(spec.command) or None,
             envs=[_env_entry(spec.name, k, v) for k, v in spec.environment().items()],
             uploads=_uploads(spec),
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, config.stack).items()],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels(spec, self._args.stack).items()],
             healthcheck=_healthcheck(health),
             # A host_network service has no Docker network (validate() refuses one), so no networks_advanced.
             network_mode="host" if spec.host_network else None,
@@ -256,7 +262,7 @@ class ContainerStack(pulumi.ComponentResource):
     def _log_opts(self, spec: ServiceSpec) -> Mapping[str, pulumi.Input[str]]:
         return {
             "awslogs-region": self._args.region,
-            "awslogs-group": self._args.log_groups[spec.name],
+            "awslogs-group": self._log_groups[spec.name],
             "awslogs-create-group": "false",
             # One stream per container: old and new never write to the same stream during an update.
             "tag": "{{.Name}}/{{.ID}}",
