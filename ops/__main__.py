@@ -18,10 +18,10 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 VERBS = {
     "plan": ("ops.cli.plan", "offline preview of a stack on the simulated engine"),
     "backup": ("ops.cli.backup", "verify a stack's backups, or restore one (PITR) and verify the data"),
-    "dns-cutover": ("ops.dns.cutover", "point the app and cms names at a stack's load balancer, or roll back"),
+    "dns-cutover": ("ops.cli.dns_cutover", "point the app and cms names at a stack's load balancer, or roll back"),
     "cost": ("ops.cli.cost", "monthly cost estimate of a stack, checked against its budget"),
     "image-tags": ("ops.cli.image_tags", "the image tags a stack's settings file records (what CD builds and deploys)"),
-    "compose": ("ops.local.compose", "render a stack's services as a docker-compose file for local development"),
+    "compose": ("ops.cli.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.cli.monitoring_config", "the files a stack delivers to its monitoring containers"),
     "policy-docs": ("ops.cli.policy_docs", "print docs/policies.md, the table of the policy pack's rules"),
 }

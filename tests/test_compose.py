@@ -13,7 +13,7 @@ import yaml
 
 from components.workload.catalogue import SECRET_NAMES
 from ops.__main__ import build_parser
-from ops.local import compose
+from ops.cli import compose
 from ops.local.compose import LOCAL_SECRETS, load_config, render
 from tests.conftest import require_tool
 

@@ -26,8 +26,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ops.__main__ import build_parser
-from ops.dns import cutover as dns_cutover
+from ops.cli import dns_cutover
 from ops.dns import records as dns_records
+from ops.dns.cutover import read_target, region_of
 from ops.sim import engine
 from tests.conftest import require_tool
 from tests.cutover_world import DUMMY_CREDENTIALS, HealthServer, World, build_world, free_port, self_signed_certificate
@@ -354,7 +355,7 @@ def test_wait_gives_up_after_the_timeout() -> None:
 
 def test_the_real_program_exports_every_output_the_cutover_reads(prod: engine.Run) -> None:
     outputs = engine.reveal(prod.outputs)
-    target = dns_cutover.read_target(outputs)
+    target = read_target(outputs)
     assert (target.app_host, target.cms_host) == ("app.quintas-crm.example", "cms.quintas-crm.example")
     assert target.alb_dns_name == outputs["albDnsName"] and target.alb_zone_id == outputs["albZoneId"]
-    assert dns_cutover.region_of(target.alb_dns_name) == "us-east-1"
+    assert region_of(target.alb_dns_name) == "us-east-1"

@@ -1,17 +1,7 @@
-"""DNS cutover: point the app and cms names at a stack's load balancer, after checking it serves.
+"""The DNS cutover's steps: read a stack's outputs, check its load balancer serves, move the records.
 
-`python -m ops dns-cutover --stack prod --zone-id Z... [--dry-run] [--outputs FILE] [--rollback]`
-
-1. Reads the stack outputs (`pulumi stack output --json --show-secrets`, or `--outputs FILE`).
-2. Checks that every target group of the ALB has healthy targets and that the app and
-   cms health paths answer 2xx through the ALB (TLS with the real host name).
-3. Saves the current records to `.dns-cutover/<stack>-<zone>.json`, then UPSERTs Route53
-   alias A records (and AAAA for a dualstack ALB) for both names in one change batch.
-4. Waits until the change is INSYNC and prints the records before and after.
-
-`--rollback` puts the saved records back. `--dry-run` prints the change and makes none.
-Exit codes: 0 done, 2 bad input (missing outputs, unknown zone, names outside the
-zone, no saved state), 1 a failed check or AWS error (unhealthy targets, health URL down).
+The verb is `python -m ops dns-cutover` (ops/cli/dns_cutover.py); each step here takes
+the parsed arguments and raises BadInput or CheckFailed with the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +11,6 @@ import datetime
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,41 +41,6 @@ class Target:
     @property
     def names(self) -> tuple[str, str]:
         return (dns_records.fqdn(self.app_host), dns_records.fqdn(self.cms_host))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="stack whose outputs name the load balancer and hosts")
-    parser.add_argument(
-        "--zone-id", required=True, type=_zone_id, help="Route53 hosted zone id (Z...) that holds the app and cms names"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
-    parser.add_argument("--rollback", action="store_true", help="restore the records saved by the last cutover")
-    parser.add_argument("--outputs", type=Path, help="JSON file from `pulumi stack output --json --show-secrets`")
-    parser.add_argument("--endpoint-url", help="AWS API endpoint (a local test server); default: the real AWS")
-    parser.add_argument("--region", help="region of the load balancer; default: read from its DNS name")
-    parser.add_argument(
-        "--health-base-url",
-        help="where to send the health requests (scheme://host[:port]); default: https://<albDnsName>",
-    )
-    parser.add_argument("--state-dir", type=Path, default=Path(".dns-cutover"), help="where saved records are kept")
-    parser.add_argument("--wait-timeout", type=float, default=300.0, help="seconds to wait for INSYNC (default 300)")
-    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between INSYNC polls (default 5)")
-
-
-def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    try:
-        if args.rollback:
-            return rollback(args, out)
-        return cutover(args, out)
-    except BadInput as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    except CheckFailed as exc:
-        err.write(f"refused: {exc}\n")
-        return 1
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        err.write(f"error: AWS call failed: {exc}\n")
-        return 1
 
 
 def cutover(args: argparse.Namespace, out: TextIO) -> int:
@@ -260,7 +214,7 @@ def save_state(args: argparse.Namespace, zone_name: str, before: dict[str, Any],
     return path
 
 
-def _zone_id(value: str) -> str:
+def zone_id(value: str) -> str:
     zone_id = value.strip().removeprefix("/hostedzone/")
     if not zone_id.isalnum() or not zone_id.isupper():
         raise argparse.ArgumentTypeError(f"{value!r} is not a hosted zone id such as Z0123456789ABCDEFGHIJ")

@@ -1,7 +1,4 @@
-"""Render a stack's services as a Compose file for local development, with no cloud.
-
-    python -m ops compose --stack staging --init-secrets > docker-compose.yml
-    docker-compose up
+"""A stack's services as a Compose file for a laptop, with no cloud (the verb: ops/cli/compose.py).
 
 The same ServiceSpecs as the host runs, with the same configuration files for
 Prometheus, Alertmanager, blackbox and Grafana, changed only where a machine
@@ -17,10 +14,8 @@ secret value is ever read or written.
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets as pysecrets
-import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +24,7 @@ from typing import Any, TextIO
 import yaml
 
 from components.backups import stack_postgres_settings
-from components.config import ConfigError, StackConfig
+from components.config import StackConfig
 from components.workload.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
 from components.workload.monitoring_config import ALERTMANAGER_CONFIG, monitoring_files
 from components.workload.services import (
@@ -79,16 +74,6 @@ LOCAL_ENV: Mapping[str, Mapping[str, str]] = {
 
 class ComposeError(Exception):
     """A spec cannot be rendered for Compose (a value only the cloud knows)."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="stack whose services to render; needs Pulumi.<stack>.yaml")
-    parser.add_argument(
-        "--init-secrets",
-        action="store_true",
-        help=f"write a random value to every missing secret file under {SECRETS_DIR}/ (mode 0644: containers run as their own users and must read it)",
-    )
-    parser.add_argument("--dir", default=".", help="project directory the Compose file will live in (default: .)")
 
 
 def load_config(stack: str) -> StackConfig:
@@ -328,25 +313,3 @@ def init_secrets(root: Path, err: TextIO) -> list[Path]:
         created.append(path)
     err.write(f"secrets: created {len(created)} missing file(s) under {root / SECRETS_DIR}\n")
     return created
-
-
-def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    try:
-        config = load_config(args.stack)
-        document = render(config)
-    except (ConfigError, engine.SettingsFileError) as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    except ComposeError as exc:
-        err.write(f"error: {exc}\n")
-        return 1
-    root = Path(args.dir)
-    if args.init_secrets:
-        init_secrets(root, err)
-    for path, content in config_files(config).items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(content)
-    out.write(f"# Rendered by `python -m ops compose --stack {config.stack}` from the stack's ServiceSpecs.\n")
-    out.write(f"# Secrets are read from {SECRETS_DIR}/<name>; `--init-secrets` creates the missing ones.\n")
-    yaml.safe_dump(document, out, sort_keys=False, default_flow_style=False)
-    return 0
