@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= staging
 
-.PHONY: setup system-deps plan test lint typecheck unit rehearsal bench bench-backup clean
+.PHONY: setup system-deps plan check test lint imports typecheck tests rehearsal bench bench-backup clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,10 +24,20 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The import contracts of .importlinter: dependencies one way, no cycle.
+imports: setup
+	$(VENV)/bin/lint-imports --no-cache
+
+# The inner loop: lint, import contracts, and the unit and program tests (no real tool,
+# server or process: those are marked slow). Needs no root and no Debian package.
+check: lint imports
+	$(PY) -m pytest -q -n 2 -m "not slow" tests/unit tests/program
+
 typecheck: setup
 	$(VENV)/bin/pyright
 
-unit: setup
+# Every test layer, the integration tests with real tools and servers included.
+tests: setup
 	$(PY) -m pytest -q
 
 # The stack's containers on a real Docker engine (stand-in images, docker-compose, every
@@ -35,7 +45,7 @@ unit: setup
 rehearsal: setup
 	bash scripts/with-docker.sh $(PY) -m rehearsal --stack $(STACK)
 
-test: system-deps lint typecheck unit rehearsal
+test: system-deps lint imports typecheck tests rehearsal
 
 bench: setup
 	$(PY) benchmarks/plan_speed.py

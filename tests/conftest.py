@@ -1,5 +1,11 @@
 """Shared fixtures: one run of the real program per stack on the simulated engine.
 
+The tests come in layers (README: "Tests"): tests/unit (pure functions and files),
+tests/program (runs of the program on the simulated engine), tests/integration
+(real tools and servers: PostgreSQL, moto, promtool, the served policy pack...)
+and tests/helpers. Everything under tests/integration, and each test elsewhere that
+drives a real tool or process, is marked `slow`; `make check` leaves those out.
+
 Each stack runs once per session (`shipped`) because every test only reads the
 run; a test that needs different settings calls `simulate(stack, **overrides)` for
 a run of its own.
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +23,13 @@ import pytest
 from ops.sim import engine
 
 STACKS = ("staging", "prod")
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 def simulate(stack: str, program: engine.Program | None = None, **overrides: Any) -> engine.Run:
@@ -57,13 +71,13 @@ def require_tool(name: str, install: str) -> str:
 @pytest.fixture(scope="session")
 def containers_staging() -> engine.Run:
     """The container stack on staging, wired to stand-ins for the platform's outputs."""
-    from tests.stand_in import containers_program
+    from tests.helpers.stand_in import containers_program
 
     return simulate("staging", containers_program())
 
 
 @pytest.fixture(scope="session")
 def containers_prod() -> engine.Run:
-    from tests.stand_in import containers_program
+    from tests.helpers.stand_in import containers_program
 
     return simulate("prod", containers_program())

@@ -1,0 +1,142 @@
+"""`python -m ops cost`, the cost section of `ops plan`, the price data file and docs/cost.md."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.config import INSTANCE_TYPES
+from ops.__main__ import build_parser
+from ops.cli import cost, plan
+from ops.cost import doc as costdoc
+from policies.rules.pricing import book as pricing
+from policies.rules.pricing.estimate import check_budget
+from tests.helpers.cost_programs import real_estimate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(verb: str, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args([verb, *argv])
+    module = cost if verb == "cost" else plan
+    code = module.main(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_cost_prints_a_line_per_item_then_the_total_and_budget(stack: str) -> None:
+    code, out, err = _run("cost", "--stack", stack)
+    assert code == 0, err
+    est, config = real_estimate(stack)
+    assert f"Total: ${est.total_usd:,.2f}/month" in out
+    assert check_budget(est, config.monthly_budget_usd).message in out
+    for line in est.lines:
+        assert line.item in out
+
+
+def test_cost_json_lines_add_up_to_the_total() -> None:
+    code, out, _ = _run("cost", "--stack", "prod", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["stack"] == "prod" and doc["region"] == "us-east-1" and doc["budget_usd"] == 130
+    assert doc["total_usd"] == pytest.approx(sum(line["monthly_usd"] or 0 for line in doc["lines"]), abs=0.01)
+    assert {"resource", "item", "quantity", "unit", "unit_usd", "monthly_usd", "assumption"} <= set(doc["lines"][0])
+
+
+def test_plan_json_cost_key_is_the_estimate() -> None:
+    code, out, _ = _run("plan", "--stack", "prod", "--json")
+    assert code == 0
+    assert json.loads(out)["cost"] == json.loads(json.dumps(real_estimate("prod")[0].plan_json()))
+
+
+def test_plan_text_has_a_cost_section() -> None:
+    code, out, _ = _run("plan", "--stack", "staging")
+    assert code == 0
+    assert "Monthly cost of stack 'staging'" in out and "Budget:" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--stack", "qa"], "Pulumi.qa.yaml"),
+        ([], "give exactly one --stack"),
+        (["--stack", "prod", "--stack", "staging"], "give exactly one --stack"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv: list[str], message: str) -> None:
+    code, out, err = _run("cost", *argv)
+    assert code == 2 and out == ""
+    assert message in err and err.startswith("error: ")
+
+
+def test_invalid_settings_exit_2(tmp_path, monkeypatch) -> None:
+    text = (ROOT / "Pulumi.staging.yaml").read_text().replace("instanceType: t3.medium", "instanceType: t2.nano")
+    (tmp_path / "Pulumi.broken.yaml").write_text(text)
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+    code, out, err = _run("cost", "--stack", "broken")
+    assert code == 2 and out == ""
+    assert "quintas-crm-infra:instanceType" in err
+
+
+def test_a_broken_price_file_exits_2(tmp_path, monkeypatch) -> None:
+    broken = tmp_path / "aws.yaml"
+    broken.write_text(pricing.DATA_FILE.read_text().replace("source: ec2}", "}", 1))
+    monkeypatch.setattr(pricing, "DATA_FILE", broken)
+    code, _, err = _run("cost", "--stack", "prod")
+    assert code == 2
+    assert "price row 1 lacks source" in err
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_cli_entry_point_runs_as_a_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ops", "cost", "--stack", "staging"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Total: $" in proc.stdout
+
+
+def test_every_price_row_names_region_date_source_and_unit() -> None:
+    book = pricing.load()
+    assert book.regions() == ["us-east-1"]
+    for price in book.prices.values():
+        assert price.region and price.unit and price.date.startswith("20")
+        assert price.source and price.source_url.startswith("https://aws.amazon.com/")
+
+
+def test_every_allowed_instance_type_has_a_price() -> None:
+    book = pricing.load()
+    missing = [t for t in INSTANCE_TYPES if book.price("us-east-1", f"ec2.instance.{t}") is None]
+    assert missing == []
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_the_estimate_needs_only_the_packs_own_requirements() -> None:
+    """The policy pack prices a stack when served alone: no provider SDK, no `ops`, no `components`."""
+    code = (
+        "import sys\n"
+        "for name in ('pulumi_aws', 'pulumi_docker', 'pulumi_command', 'ops', 'components'):\n"
+        "    sys.modules[name] = None\n"
+        "from policies.rules.pricing.estimate import check_budget, estimate_resources\n"
+        "est = estimate_resources([('aws:ec2/eip:Eip', 'ip', {})], region='us-east-1', environment='staging')\n"
+        "print(check_budget(est, 1).message)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "over the $1.00 budget" in proc.stdout  # 3.65 for the address + 0.45 of traffic
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_docs_cost_md_is_current() -> None:
+    committed = (ROOT / "docs" / "cost.md").read_text()
+    assert committed == costdoc.render(costdoc.STACKS), (
+        "docs/cost.md is stale: run `python -m ops cost --markdown > docs/cost.md`"
+    )

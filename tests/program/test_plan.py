@@ -1,0 +1,149 @@
+"""`python -m ops plan`: the text and JSON contract, exit codes, and that secrets never print."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.__main__ import EXIT_BROKEN_PIPE, build_parser, main
+from ops.cli import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _plan(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser("plan").parse_args(["plan", *argv])
+    code = plan.main(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_plan_first_line_says_outputs_are_simulated(stack: str) -> None:
+    code, out, _ = _plan("--stack", stack)
+    assert code == 0
+    first = out.splitlines()[0]
+    assert f"stack {stack!r}" in first and "simulated" in first
+
+
+def test_plan_json_has_the_contract_keys(prod) -> None:
+    code, out, _ = _plan("--stack", "prod", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"stack", "simulated", "resources", "outputs", "policy", "cost"}
+    assert doc["stack"] == "prod" and doc["simulated"] is True
+    assert len(doc["resources"]) == len(prod.resources)
+    for resource in doc["resources"]:
+        assert set(resource) == {"urn", "type", "name", "parent", "inputs", "options"}
+        assert set(resource["options"]) == {
+            "protect", "retain_on_delete", "delete_before_replace", "ignore_changes", "depends_on", "provider",
+        }  # fmt: skip
+
+
+def test_plan_json_writes_delete_before_replace_as_set_and_null_when_unset() -> None:
+    code, out, _ = _plan("--stack", "staging", "--json")
+    assert code == 0
+    options = {(r["type"], r["name"]): r["options"]["delete_before_replace"] for r in json.loads(out)["resources"]}
+    assert options[("docker:index/container:Container", "frontend")] is False
+    assert options[("docker:index/container:Container", "postgres")] is True
+    assert options[("aws:ec2/volumeAttachment:VolumeAttachment", "data")] is True
+    assert options[("aws:s3/bucket:Bucket", "uploads")] is None
+
+
+def test_invalid_settings_exit_2_listing_every_problem(tmp_path, monkeypatch) -> None:
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace('"02:00"', '"2am"')
+    bad = tmp_path / "Pulumi.broken.yaml"
+    bad.write_text(text)
+    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    monkeypatch.syspath_prepend(str(ROOT))
+    code, out, err = _plan("--stack", "broken")
+    assert code == 2
+    assert "quintas-crm-infra:instanceType" in err and "quintas-crm-infra:backupTime" in err
+    assert out == ""
+
+
+def test_unknown_stack_exits_2_naming_the_missing_file() -> None:
+    code, _, err = _plan("--stack", "qa")
+    assert code == 2
+    assert "Pulumi.qa.yaml" in err
+
+
+def test_program_error_exits_1(monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom in the program")
+
+    monkeypatch.setattr("ops.sim.engine.run", broken)
+    code, _, err = _plan("--stack", "staging")
+    assert code == 1
+    assert "boom in the program" in err
+
+
+def test_secret_values_never_appear_in_plan_output(monkeypatch) -> None:
+    import pulumi
+    import pulumi_random as random
+
+    from ops.sim import engine
+
+    def program() -> None:
+        password = random.RandomPassword("db", length=30, special=False)
+        pulumi.export("dbPassword", password.result)
+
+    run = engine.run("staging", program)
+    secret = run.outputs["dbPassword"].value
+    monkeypatch.setattr("ops.sim.engine.run", lambda stack: run)
+    for argv in (["--stack", "staging"], ["--stack", "staging", "--json"]):
+        code, out, _ = _plan(*argv)
+        assert code == 0
+        assert secret not in out
+        assert "[secret]" in out
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_cli_entry_point_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "plan", "--stack", "staging", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stack"] == "staging"
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_cli_exit_code_and_error_reach_the_shell() -> None:
+    """The module entry point ends the process itself; its code and message must survive that."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "plan", "--stack", "qa"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Pulumi.qa.yaml" in result.stderr
+
+
+@pytest.mark.slow  # drives a real tool or process
+def test_cli_output_cut_short_by_the_reader_ends_quietly() -> None:
+    """`ops plan | head`: the reader is gone before the plan prints; no traceback, the shell's code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "plan", "--stack", "staging"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the plan prints nothing before its run ends, seconds from now
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_BROKEN_PIPE, stderr
+    assert "Traceback" not in stderr
+
+
+def test_main_returns_the_verb_exit_code() -> None:
+    assert main(["plan", "--stack", "qa"]) == 2

@@ -1,0 +1,263 @@
+"""Every rule of the pack, proven both ways: a fixture that breaks it (and the message
+it must give) and the compliant baseline it must pass. Fixtures are synthetic
+resource records fed through the same argument builder as a real run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ops.sim import policy
+from policies.rules import RULES, cost, rule
+from tests.helpers import policy_fixtures as fx
+from tests.helpers.policy_fixtures import Stack
+
+Mutation = Callable[[Stack], None]
+
+
+@pytest.fixture(autouse=True)
+def fixed_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule's fixture is priced at $100; the cost rule's own fixture sets its price (undone here)."""
+    monkeypatch.setattr(cost, "estimate_stack", lambda resources, config: cost.CostEstimate(100.0))
+
+
+def prod_config() -> dict[str, dict[str, Any]]:
+    return policy.load_config("prod")
+
+
+def findings(stack: Stack, name: str, config: dict[str, dict[str, Any]] | None = None) -> list[policy.Finding]:
+    return policy.evaluate(stack.run(), config if config is not None else prod_config(), rules=[rule(name)])
+
+
+def setp(type_: str, name: str, path: str, value: Any) -> Mutation:
+    """A mutation that sets inputs[path] (dotted, list indexes as numbers) on one resource."""
+
+    def mutate(stack: Stack) -> None:
+        target: Any = stack.get(type_, name).inputs
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        for key in keys[:-1]:
+            target = target[key]
+        if value is DELETE:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+
+    return mutate
+
+
+def drop(type_: str, name: str) -> Mutation:
+    return lambda stack: stack.drop(type_, name)
+
+
+def option(type_: str, name: str, **options: Any) -> Mutation:
+    def mutate(stack: Stack) -> None:
+        for key, value in options.items():
+            setattr(stack.get(type_, name), key, value)
+
+    return mutate
+
+
+def add(type_: str, name: str, inputs: dict[str, Any], deps: dict[str, list[str]] | None = None) -> Mutation:
+    return lambda stack: stack.add(type_, name, inputs, deps) and None
+
+
+DELETE = object()
+RP = fx.ROLE_POLICY
+
+
+def role_policy(*statements: dict[str, Any]) -> Mutation:
+    return setp(RP, "host", "policy", json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+
+
+# rule name -> (mutation that breaks it, text its message must contain)
+VIOLATIONS: dict[str, tuple[Mutation, str]] = {
+    "s3-public-access-block": (setp("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "logs-public-access", "restrictPublicBuckets", False), "Bucket 'logs': the public access block leaves restrictPublicBuckets off"),
+    "s3-acls-disabled": (setp("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "uploads-ownership", "rule.objectOwnership", "ObjectWriter"), "Bucket 'uploads': object ownership is not BucketOwnerEnforced (ObjectWriter)"),
+    "s3-encryption": (drop("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "backups-encryption"), "Bucket 'backups' has no default server-side encryption"),
+    "s3-tls-only": (setp("aws:s3/bucketPolicy:BucketPolicy", "uploads-policy", "policy", json.dumps({"Statement": []})), "Bucket 'uploads' has no bucket policy denying requests without TLS"),
+    "s3-versioning": (setp("aws:s3/bucketVersioning:BucketVersioning", "backups-versioning", "versioningConfiguration.status", "Suspended"), "Bucket 'backups' holds data but versioning is not Enabled (Suspended)"),
+    "s3-abort-incomplete-multipart": (setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-lifecycle", "rules.0.abortIncompleteMultipartUpload.daysAfterInitiation", 30.0), "Bucket 'logs' has no enabled lifecycle rule aborting incomplete multipart uploads within 7 days"),
+    "s3-no-force-destroy-in-prod": (setp(fx.BUCKET, "uploads", "forceDestroy", True), "Bucket 'uploads' has forceDestroy in prod"),
+    "s3-backups-noncurrent-retention": (setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backups-lifecycle", "rules.1.noncurrentVersionExpiration.noncurrentDays", 10.0), "noncurrent versions expire after 10 days, less than the 30-day recovery window"),
+    "s3-backups-stay-hot": (setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backups-lifecycle", "rules.1.transitions", [{"days": 30.0, "storageClass": "GLACIER"}]), "moves backups to GLACIER"),
+    "s3-data-buckets-protected-in-prod": (option(fx.BUCKET, "backups", protect=False), "Bucket 'backups' holds data in prod but is not protect=True"),
+    "ec2-imdsv2-required": (setp(fx.INSTANCE, "host", "metadataOptions.httpTokens", "optional"), "metadataOptions.httpTokens is 'optional'"),
+    "ec2-imds-hop-limit": (setp(fx.INSTANCE, "host", "metadataOptions.httpPutResponseHopLimit", 3.0), "httpPutResponseHopLimit is 3, above 2"),
+    "ec2-root-volume-encrypted": (setp(fx.INSTANCE, "host", "rootBlockDevice.encrypted", False), "rootBlockDevice.encrypted is not true"),
+    "ec2-instance-profile": (setp(fx.INSTANCE, "host", "iamInstanceProfile", DELETE), "Instance 'host' has no iamInstanceProfile"),
+    "ec2-detailed-monitoring-in-prod": (setp(fx.INSTANCE, "host", "monitoring", False), "detailed monitoring (monitoring=true) is off in prod"),
+    "ec2-termination-protection-in-prod": (setp(fx.INSTANCE, "host", "disableApiTermination", DELETE), "disableApiTermination is off in prod"),
+    "ec2-ebs-optimized": (setp(fx.INSTANCE, "host", "ebsOptimized", False), "ebsOptimized is false"),
+    "ec2-no-secrets-in-user-data": (setp(fx.INSTANCE, "host", "userData", "#!/bin/bash\nexport DB_PASSWORD=hunter2hunter2\n"), "user data looks like it holds a secret (line 2: DB_PASSWORD)"),
+    "ec2-no-public-ipv4": (add("aws:ec2/eip:Eip", "host", {"instance": "i-1", "domain": "vpc"}, {"instance": [f"{fx.INSTANCE}::host"]}), "Instance 'host' gets the public Elastic IP 'host'"),
+    "ebs-encrypted": (setp(fx.VOLUME, "data", "encrypted", False), "Volume 'data' is not encrypted"),
+    "ebs-snapshot-policy": (setp(fx.VOLUME, "data", "tags", {"Name": "data"}), "Volume 'data' is not targeted by any enabled DLM snapshot policy"),
+    "ebs-data-volume-protected-in-prod": (option(fx.VOLUME, "data", protect=False), "Volume 'data' holds the database in prod but is not protect=True"),
+    "sg-no-world-ingress-on-sensitive-ports": (add(fx.INGRESS, "pg-open", {"securityGroupId": "sg-host", "ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "cidrIpv4": "0.0.0.0/0", "description": "debug"}, {"securityGroupId": [f"{fx.SG}::host"]}), "security group rule 'pg-open' opens 5432 (PostgreSQL) to 0.0.0.0/0"),
+    "sg-rules-described": (setp(fx.EGRESS, "host-https", "description", ""), "security group rule 'host-https' has no description"),
+    "sg-default-group-closed": (setp("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", "ingress", [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "self": True}]), "DefaultSecurityGroup 'default' keeps rules"),
+    "sg-host-only-from-alb": (add(fx.INGRESS, "host-office", {"securityGroupId": "sg-host", "ipProtocol": "tcp", "fromPort": 8055.0, "toPort": 8055.0, "cidrIpv4": "203.0.113.0/24", "description": "office"}, {"securityGroupId": [f"{fx.SG}::host"]}), "host security group 'host': rule 'host-office' admits 203.0.113.0/24"),
+    "alb-https-listener": (drop(fx.LISTENER, "https"), "LoadBalancer 'alb' has no HTTPS listener"),
+    "alb-tls-policy": (setp(fx.LISTENER, "https", "sslPolicy", "ELBSecurityPolicy-2016-08"), "sslPolicy ELBSecurityPolicy-2016-08 does not require TLS 1.2 or later"),
+    "alb-http-redirects-only": (setp(fx.LISTENER, "http", "defaultActions", [{"type": "forward", "targetGroupArn": "arn:tg"}]), "HTTP Listener 'http' does not only redirect to HTTPS (default actions: forward)"),
+    "alb-drop-invalid-headers": (setp(fx.LB, "alb", "dropInvalidHeaderFields", False), "dropInvalidHeaderFields is off"),
+    "alb-deletion-protection-in-prod": (setp(fx.LB, "alb", "enableDeletionProtection", False), "enableDeletionProtection is off in prod"),
+    "alb-access-logs": (setp(fx.LB, "alb", "accessLogs.enabled", False), "access logs are off"),
+    "iam-no-star-action": (role_policy({"Effect": "Allow", "Action": "*", "Resource": "*"}), "RolePolicy 'host': policy statement 0 allows every action (`*`)"),
+    "iam-no-service-wildcard-action": (role_policy({"Sid": "All", "Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::b/*"}), "policy statement All allows whole services (s3:*)"),
+    "iam-no-star-resource-on-data-actions": (role_policy({"Sid": "Logs", "Effect": "Allow", "Action": ["logs:PutLogEvents", "ecr:GetAuthorizationToken"], "Resource": "*"}), "policy statement Logs grants logs:PutLogEvents on every resource"),
+    "iam-no-admin-managed-policy": (setp("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "host-ssm", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"), "attaches the AWS managed policy AdministratorAccess"),
+    "backups-wal-archiving": (setp(fx.CONTAINER, "postgres", "command", ["postgres", "-c", "archive_mode=off"]), "container 'postgres': archive_mode is off; WAL is not archived"),
+    "backups-archive-timeout-within-rpo": (setp(fx.CONTAINER, "postgres", "command.6", "archive_timeout=15min"), "archive_timeout is '15min', above the RPO of 60 s"),
+    "backups-daily-base-backup": (setp(fx.CONTAINER, "backup", "envs.0", "BACKUP_SCHEDULE=0 2 * * 0"), "backup job 'backup' is not scheduled daily (BACKUP_SCHEDULE=0 2 * * 0)"),
+    "backups-recovery-window": (setp(fx.CONTAINER, "backup", "envs.2", "RECOVERY_WINDOW_DAYS=7"), "keeps a recovery window of 7 days, below the minimum of 30"),
+    "container-no-undeclared-privileged": (setp(fx.CONTAINER, "redis", "privileged", True), "Container 'redis' runs privileged without a declared justification"),
+    "container-no-host-port-for-data-services": (setp(fx.CONTAINER, "postgres", "ports", [{"internal": 5432.0, "external": 5432.0}]), "Container 'postgres' (postgres) publishes host port(s) 5432"),
+    "container-healthcheck": (setp(fx.CONTAINER, "redis", "healthcheck", DELETE), "Container 'redis' has no health check"),
+    "container-memory-limit": (setp(fx.CONTAINER, "directus", "memory", DELETE), "Container 'directus' has no memory limit"),
+    "container-restart-policy": (setp(fx.CONTAINER, "redis", "restart", "no"), "Container 'redis': restart policy is 'no'"),
+    "container-no-secret-in-env": (setp(fx.CONTAINER, "directus", "envs", ["ADMIN_PASSWORD=changeme123", "CACHE_ENABLED=true"]), "Container 'directus': ADMIN_PASSWORD holds a value in the plain environment"),
+    "container-image-pinned": (setp(fx.CONTAINER, "redis", "image", "redis:latest"), "image 'redis:latest' uses the tag latest"),
+    "tags-required": (lambda stack: stack.config.update({"aws:defaultTags": "{}"}), "lacks the tag(s) project, stack, owner"),
+    "logs-retention-set": (setp("aws:cloudwatch/logGroup:LogGroup", "postgres", "retentionInDays", DELETE), "LogGroup 'postgres' keeps logs forever"),
+    "ec2-auto-recovery-alarm": (setp("aws:cloudwatch/metricAlarm:MetricAlarm", "host-recover", "alarmActions", ["arn:aws:sns:us-east-1:123456789012:alerts"]), "Instance 'host' has no StatusCheckFailed_System alarm with the ec2:recover action"),
+    "ecr-scan-on-push": (setp("aws:ecr/repository:Repository", "frontend", "imageScanningConfiguration.scanOnPush", False), "Repository 'frontend' does not scan images on push"),
+    "kms-key-rotation": (setp("aws:kms/key:Key", "backups", "enableKeyRotation", False), "Key 'backups' does not rotate its key material"),
+    "cost-within-budget": (lambda stack: setattr(cost, "estimate_stack", lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $130.00 budget by $41.50"),
+}  # fmt: skip
+
+
+def test_every_rule_has_a_failing_fixture() -> None:
+    assert sorted(VIOLATIONS) == sorted(r.name for r in RULES)
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_rule_reports_its_violating_fixture(name: str) -> None:
+    stack = fx.baseline()
+    mutate, expected = VIOLATIONS[name]
+    mutate(stack)
+    found = findings(stack, name)
+    level = rule(name).level.value
+    assert found and {f.level for f in found} == {level}, found
+    assert any(expected in f.message for f in found), [f.message for f in found]
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_rule_passes_the_compliant_baseline(name: str) -> None:
+    assert findings(fx.baseline(), name) == []
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_rule_survives_values_unknown_at_preview(name: str) -> None:
+    """In a first preview every input computed from another resource is unknown: no crash, no false violation."""
+    found = policy.evaluate(fx.baseline().run(), prod_config(), rules=[rule(name)], preview=True)
+    assert [f for f in found if f.level != "advisory" or "during preview" not in f.message] == []
+
+
+# ----------------------------------------------------------------- what the rules allow
+
+
+def staging_config() -> dict[str, dict[str, Any]]:
+    return policy.load_config("staging")
+
+
+@pytest.mark.parametrize(
+    ("name", "mutation"),
+    [
+        ("s3-no-force-destroy-in-prod", setp(fx.BUCKET, "uploads", "forceDestroy", True)),
+        ("s3-data-buckets-protected-in-prod", option(fx.BUCKET, "backups", protect=False)),
+        ("ebs-data-volume-protected-in-prod", option(fx.VOLUME, "data", protect=False)),
+        ("alb-deletion-protection-in-prod", setp(fx.LB, "alb", "enableDeletionProtection", False)),
+        ("ec2-detailed-monitoring-in-prod", setp(fx.INSTANCE, "host", "monitoring", False)),
+        ("backups-recovery-window", setp(fx.CONTAINER, "backup", "envs.2", "RECOVERY_WINDOW_DAYS=7")),
+        ("s3-backups-noncurrent-retention", setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backups-lifecycle", "rules.1.noncurrentVersionExpiration.noncurrentDays", 10.0)),
+    ],
+)  # fmt: skip
+def test_prod_only_requirements_do_not_apply_to_staging(name: str, mutation: Mutation) -> None:
+    stack = fx.baseline()
+    mutation(stack)
+    assert findings(stack, name, staging_config()) == []
+    assert findings(stack, name) != []
+
+
+def test_bucket_siblings_match_by_value_without_dependencies() -> None:
+    stack = fx.baseline()
+    for resource in stack.resources:
+        resource.property_dependencies.pop("bucket", None)
+    assert findings(stack, "s3-versioning") == findings(stack, "s3-encryption") == []
+
+
+def test_a_sibling_of_another_bucket_does_not_count() -> None:
+    stack = fx.baseline()
+    stack.drop("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "uploads-public-access")
+    found = findings(stack, "s3-public-access-block")
+    assert [f.resource for f in found] == ["uploads"]
+    assert found[0].message == "Bucket 'uploads' has no BucketPublicAccessBlock"
+
+
+def test_ssh_from_a_configured_admin_cidr_is_allowed_on_the_host() -> None:
+    stack = fx.baseline()
+    stack.add(fx.INGRESS, "ssh", {"securityGroupId": "sg-host", "ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv4": "203.0.113.10/32", "description": "operator SSH"}, {"securityGroupId": [f"{fx.SG}::host"]})  # fmt: skip
+    config = {**prod_config(), "sg-host-only-from-alb": {"sshAllowedCidrs": ["203.0.113.10/32"]}}
+    assert findings(stack, "sg-host-only-from-alb", config) == []
+    assert "admits 203.0.113.10/32" in findings(stack, "sg-host-only-from-alb")[0].message
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["lock_passwd: true", "X-aws-ec2-metadata-token-ttl-seconds: 21600", 'TOKEN="$(curl -s -X PUT http://169.254.169.254/latest/api/token)"', "password_file: /run/secrets/db", "ssh_pwauth: false"],
+)  # fmt: skip
+def test_user_data_settings_are_not_mistaken_for_secrets(line: str) -> None:
+    stack = fx.baseline()
+    stack.get(fx.INSTANCE, "host").inputs["userData"] = f"#cloud-config\n{line}\n"
+    assert findings(stack, "ec2-no-secrets-in-user-data") == []
+
+
+@pytest.mark.parametrize(
+    ("env", "flagged"),
+    [
+        ("GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana", False),
+        ("METRICS_TOKENS_FILE=/run/secrets/metrics", False),
+        ("REDIS_KEY_PREFIX=crm", False),
+        ("DB_URL=postgres://directus:hunter2@postgres:5432/crm", True),
+        ("SECRET=abcdef0123456789", True),
+        ("AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP", True),
+    ],
+)
+def test_secret_env_detection(env: str, flagged: bool) -> None:
+    stack = fx.baseline()
+    stack.get(fx.CONTAINER, "directus").inputs["envs"] = [env]
+    assert bool(findings(stack, "container-no-secret-in-env")) is flagged
+
+
+def test_an_unmanaged_default_security_group_is_reported() -> None:
+    stack = fx.baseline()
+    stack.drop("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default")
+    [found] = findings(stack, "sg-default-group-closed")
+    assert found.resource == "main" and "its default security group is not managed" in found.message
+
+
+def test_an_elastic_ip_association_also_counts_as_a_public_address() -> None:
+    stack = fx.baseline()
+    stack.add("aws:ec2/eip:Eip", "host", {"domain": "vpc"})
+    stack.add("aws:ec2/eipAssociation:EipAssociation", "host", {"instanceId": "i-1", "allocationId": "eipalloc-1"}, {"instanceId": [f"{fx.INSTANCE}::host"]})  # fmt: skip
+    [found] = findings(stack, "ec2-no-public-ipv4")
+    assert found.level == "advisory" and found.message == "Instance 'host' gets the public Elastic IP 'host'"
+
+
+def test_backup_settings_in_the_shape_of_the_backups_component_pass() -> None:
+    """archive_timeout with a unit, a quoted archive_command, BACKUP_TIME and a Barman retention policy."""
+    stack = fx.baseline()
+    command = ["postgres", "-c", "archive_command=barman-cloud-wal-archive --gzip s3://quintas-crm-prod-backups/postgres prod %p", "-c", "archive_mode=on", "-c", "archive_timeout=60s", "-c", "wal_level=replica"]  # fmt: skip
+    stack.get(fx.CONTAINER, "postgres").inputs["command"] = command
+    stack.get(fx.CONTAINER, "backup").inputs["envs"] = ["BACKUP_TIME=02:00", "BACKUP_TIME_ZONE=America/Mexico_City", "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 30 DAYS"]  # fmt: skip
+    names = ["backups-wal-archiving", "backups-archive-timeout-within-rpo", "backups-daily-base-backup", "backups-recovery-window"]  # fmt: skip
+    assert [f for n in names for f in findings(stack, n)] == []
+    stack.get(fx.CONTAINER, "backup").inputs["envs"][2] = "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 14 DAYS"
+    assert (
+        "keeps a recovery window of 14 days, below the minimum of 30"
+        in findings(stack, "backups-recovery-window")[0].message
+    )
