@@ -47,7 +47,9 @@ buckets = Buckets(
     BucketsArgs(
         name=base,
         tags=tags("buckets"),
-        is_prod=config.is_prod,
+        protect_data=config.is_prod,
+        retain_data_on_delete=config.is_prod,
+        force_destroy_logs=not config.is_prod,  # staging: a teardown deletes the access logs instead of stopping
         noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
         access_log_expiration_days=config.access_log_expiration_days,
         replica_region=config.replica_region,
@@ -61,7 +63,9 @@ data = DataVolume(
         availability_zone=network.availability_zones[0],
         size_gb=config.data_volume_size_gb,
         region=config.region,
-        keep=config.is_prod,
+        protect=config.is_prod,
+        retain_on_delete=config.is_prod,
+        final_snapshot=config.is_prod,
         snapshot_retention_days=config.snapshot_retention_days,
         snapshot_time_utc=snapshot_time_utc(config.backup_time, config.time_zone),
     ),
@@ -83,7 +87,8 @@ host = AppHost(
         backups_bucket_arn=buckets.backups.arn,
         backup_prefixes=stack_prefixes(config.stack),
         image_repository_prefix=repository_prefix(config.stack),
-        production=config.is_prod,
+        termination_protection=config.is_prod,
+        detailed_monitoring=config.is_prod,
     ),
 )
 # Grafana is served by Traefik on the app entrypoint, behind its own login.

@@ -287,7 +287,6 @@ class AccountBootstrap(pulumi.ComponentResource):
                 tags={**tags, "component": "bootstrap"},
                 noncurrent_version_expiration_days=args.state_noncurrent_days,
                 kms_key_arn=key.arn,
-                keep=True,
             ),
             parent=self,
         )

@@ -24,6 +24,7 @@ VERBS = {
     "compose": ("ops.cli.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.cli.monitoring_config", "the files a stack delivers to its monitoring containers"),
     "policy-docs": ("ops.cli.policy_docs", "print docs/policies.md, the table of the policy pack's rules"),
+    "component-docs": ("ops.cli.component_docs", "print docs/components.md, the components and their arguments"),
 }
 
 

@@ -30,16 +30,25 @@ class SecureBucketArgs:
     bucket: str
     """The physical bucket name (globally unique)."""
     tags: Mapping[str, str]
+    """Tags of the bucket."""
     versioning: bool = True
+    """Keep every version of every object, so an overwrite or a delete can be undone. Default on."""
     noncurrent_version_expiration_days: int | None = None
+    """Days a replaced or deleted version is kept before it expires; None: kept forever."""
     expiration_days: int | None = None
+    """Days after which objects expire (access logs); None: objects never expire."""
     kms_key_arn: pulumi.Input[str] | None = None
-    """SSE-KMS with this key instead of SSE-S3 (ALB access logs support SSE-S3 only)."""
+    """SSE-KMS with this key instead of SSE-S3 (ALB access logs support SSE-S3 only); None: SSE-S3."""
     extra_policy_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = field(default_factory=tuple)
-    keep: bool = False
-    """protect + retain_on_delete: the bucket survives `pulumi destroy` and a removal from the program."""
+    """Statements added to the bucket policy after the TLS-only deny, e.g. the ALB's log delivery."""
+    protect: bool = True
+    """Pulumi `protect`: a `pulumi destroy` or a replacement of the bucket fails instead of deleting it.
+    Default on; False for buckets a teardown may delete."""
+    retain_on_delete: bool = True
+    """Pulumi `retain_on_delete`: removing the bucket from the program or the stack leaves it in AWS.
+    Default on; False deletes it with the stack."""
     force_destroy: bool = False
-    """Opt-out: let `pulumi destroy` delete a non-empty bucket. Never set for data buckets."""
+    """Opt-out: let `pulumi destroy` delete a non-empty bucket with its objects. Never set for data buckets."""
 
 
 @dataclass
@@ -80,7 +89,9 @@ def secure_bucket(
         bucket=args.bucket,
         force_destroy=args.force_destroy,
         tags=dict(args.tags),
-        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.keep, retain_on_delete=args.keep)),
+        opts=pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(protect=args.protect, retain_on_delete=args.retain_on_delete)
+        ),
     )
     public_block = aws.s3.BucketPublicAccessBlock(
         name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
@@ -163,12 +174,24 @@ class BucketsArgs:
     name: str
     """Prefix of the bucket names, e.g. quintas-crm-prod; the account id is appended for global uniqueness."""
     tags: Mapping[str, str]
-    is_prod: bool
+    """Tags of every bucket; each bucket adds its `purpose`."""
     noncurrent_version_expiration_days: int
+    """Days a replaced or deleted version in uploads and backups (and their replicas) is kept."""
     access_log_expiration_days: int
+    """Days the ALB access logs are kept in the logs bucket."""
+    protect_data: bool = True
+    """Pulumi `protect` on the uploads and backups buckets and their replicas: a destroy or a replacement
+    fails instead of deleting them. Default on; False lets a teardown delete them (staging)."""
+    retain_data_on_delete: bool = True
+    """Pulumi `retain_on_delete` on the uploads and backups buckets and their replicas: removing them from
+    the program or the stack leaves them in AWS. Default on; False deletes them with the stack (staging)."""
+    force_destroy_logs: bool = False
+    """Let a teardown delete the logs bucket with its access logs: the ALB writes them continuously, so the
+    bucket is never empty. Default off (a destroy stops at the logs); the data buckets never force-destroy."""
     replica_region: str | None = None
     """Replicate backups and uploads to this region; None: no replication."""
     kms_key_arn: pulumi.Input[str] | None = None
+    """SSE-KMS key of the uploads and backups buckets; None: SSE-S3. Replication needs SSE-S3."""
 
 
 class Buckets(pulumi.ComponentResource):
@@ -181,7 +204,6 @@ class Buckets(pulumi.ComponentResource):
         super().__init__("quintas:buckets:Buckets", name, None, opts)
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         elb_account = aws.elb.get_service_account(opts=pulumi.InvokeOptions(parent=self)).arn
-        keep = args.is_prod
 
         def data_bucket(purpose: str) -> SecureBucketArgs:
             return SecureBucketArgs(
@@ -189,7 +211,8 @@ class Buckets(pulumi.ComponentResource):
                 tags={**args.tags, "purpose": purpose},
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
                 kms_key_arn=args.kms_key_arn,
-                keep=keep,
+                protect=args.protect_data,
+                retain_on_delete=args.retain_data_on_delete,
             )
 
         self.uploads = secure_bucket("uploads", data_bucket("uploads"), self)
@@ -204,9 +227,11 @@ class Buckets(pulumi.ComponentResource):
                 versioning=False,
                 expiration_days=args.access_log_expiration_days,
                 extra_policy_statements=_alb_log_delivery(logs_arn, account, elb_account),
-                # Staging only: the ALB writes access logs continuously, so a staging
-                # teardown would otherwise stop at a non-empty bucket of nothing but logs.
-                force_destroy=not args.is_prod,
+                # Access logs are not the CRM's data: a teardown may delete this bucket when the
+                # stack allows it (force_destroy_logs), so it is never protected or retained.
+                protect=False,
+                retain_on_delete=False,
+                force_destroy=args.force_destroy_logs,
             ),
             self,
         )
@@ -237,7 +262,8 @@ class Buckets(pulumi.ComponentResource):
                     bucket=f"{args.name}-{purpose}-replica-{account}",
                     tags={**args.tags, "purpose": f"{purpose}-replica"},
                     noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-                    keep=args.is_prod,
+                    protect=args.protect_data,
+                    retain_on_delete=args.retain_data_on_delete,
                 ),
                 self,
                 provider=provider,

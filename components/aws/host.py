@@ -3,8 +3,8 @@ and cloud-init user data; it also attaches the data volume.
 
 The instance runs the newest Ubuntu LTS AMI of Canonical's pinned account at
 creation, with IMDSv2 required (hop limit 2, so containers can use the instance
-role), an encrypted gp3 root volume and EBS optimization; prod adds detailed
-monitoring and termination protection. A newer AMI or a changed template does
+role), an encrypted gp3 root volume and EBS optimization, detailed monitoring
+and termination protection (both on unless the stack turns them off: staging). A newer AMI or a changed template does
 not replace a running host (they are ignored changes): rebuilding the host is a
 deliberate `pulumi up --replace`.
 
@@ -78,24 +78,39 @@ class AppHostArgs:
     name: str
     """Prefix of physical names, e.g. quintas-crm-prod."""
     tags: Mapping[str, str]
+    """Tags of every resource the host makes (the instance, its root volume, role, key pair and Elastic IP)."""
     region: str
+    """AWS region of the host: the ECR repositories it may pull from are in it."""
     subnet_id: pulumi.Input[str]
+    """The public subnet the instance is launched in."""
     availability_zone: str
     """The subnet's zone; the data volume must be in the same one."""
     security_group_id: pulumi.Input[str]
+    """The host's security group (SecurityGroups.host_security_group_id)."""
     instance_type: str
+    """EC2 instance type, e.g. t3.medium; changing it stops and resizes the host."""
     architecture: Literal["x86_64", "arm64"]
+    """CPU architecture of `instance_type`: picks the Ubuntu AMI (amd64 or arm64)."""
     public_key: str
+    """OpenSSH public key of the operator key pair, authorized for the `ubuntu` login."""
     data_volume_id: pulumi.Input[str]
+    """The EBS data volume (DataVolume.volume_id), attached as /dev/sdf and mounted at /srv/data."""
     uploads_bucket_arn: pulumi.Input[str]
+    """The uploads bucket: the host role may read, write and delete its objects (Directus' S3 driver)."""
     backups_bucket_arn: pulumi.Input[str]
+    """The backups bucket: the host role may use only `backup_prefixes` of it."""
     backup_prefixes: Sequence[str]
     """Key prefixes of the backups bucket the host reads, writes and deletes under (components/backups.py)."""
     image_repository_prefix: str
     """Name prefix of the ECR repositories the host may pull from."""
-    production: bool = False
-    """Detailed monitoring and termination protection."""
+    termination_protection: bool = True
+    """EC2 API termination protection (disableApiTermination): a stray terminate fails. Default on;
+    False lets a teardown terminate the host (staging)."""
+    detailed_monitoring: bool = True
+    """1-minute CloudWatch metrics, so the status-check and recovery alarms react within minutes (billed
+    per metric). Default on; False keeps the free 5-minute metrics (staging)."""
     root_volume_gb: int = 30
+    """Size of the encrypted gp3 root volume in GiB (OS, Docker images, container logs)."""
 
 
 class AppHost(pulumi.ComponentResource):
@@ -182,8 +197,8 @@ class AppHost(pulumi.ComponentResource):
             iam_instance_profile=profile.name,
             key_name=key.key_name,
             ebs_optimized=True,
-            monitoring=args.production,
-            disable_api_termination=args.production,
+            monitoring=args.detailed_monitoring,
+            disable_api_termination=args.termination_protection,
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",

@@ -29,10 +29,15 @@ class Route:
     """One host name routed to one port of the host, with the path the ALB health-checks."""
 
     key: str
+    """Short name of the route (`app`, `cms`): the target group's and the listener rule's resource name."""
     host: str
+    """The host name the HTTPS listener forwards to this route, e.g. app.example.com."""
     port: int
+    """The host's port the target group forwards to (Traefik's entrypoint: 3000 or 8055)."""
     health_path: str
+    """HTTP path the target group health-checks on `port`; a target that fails it gets no traffic."""
     priority: int
+    """Listener rule priority (1-50000, unique per listener; lower is evaluated first)."""
     aliases: tuple[str, ...] = ()
     """More host names served by the same port (Traefik tells them apart, e.g. Grafana on :3000)."""
 
@@ -46,15 +51,25 @@ class LoadBalancerArgs:
     name: str
     """The ALB's name, e.g. quintas-crm-prod (at most 32 characters)."""
     tags: Mapping[str, str]
+    """Tags of the ALB, its listeners, target groups and certificate."""
     vpc_id: pulumi.Input[str]
+    """The VPC of the target groups."""
     subnet_ids: Sequence[pulumi.Input[str]]
+    """Public subnets the ALB lives in, in at least two availability zones."""
     security_group_id: pulumi.Input[str]
+    """The ALB's security group (SecurityGroups.alb_security_group_id)."""
     routes: Sequence[Route]
+    """One target group and one HTTPS listener rule per route; the certificate covers every route's names."""
     target_instance_id: pulumi.Input[str]
+    """The EC2 host registered in every target group."""
     access_logs_bucket: pulumi.Input[str]
+    """Name of the bucket the access logs go to, under the `alb/` prefix (Buckets.logs)."""
     route53_zone_id: str | None = None
+    """Hosted zone that gets the certificate's DNS validation records; None: the operator creates them
+    from `validation_records`."""
     deletion_protection: bool = True
-    """Opt-out for stacks that may be torn down (staging)."""
+    """ALB deletion protection: deleting the ALB (and so changing its DNS name) fails. Default on;
+    False for stacks that may be torn down (staging)."""
 
 
 class LoadBalancer(pulumi.ComponentResource):

@@ -38,18 +38,31 @@ class MonitoringArgs:
     name: str
     """Prefix of physical names, e.g. quintas-crm-prod."""
     tags: Mapping[str, str]
+    """Tags of the topics, alarms, health check and log groups."""
     stack: str
+    """Stack name: part of every log group's name and of the alert topic's display name."""
     region: str
+    """AWS region of the host, its alarms and the alert topic (the health check's alarm is in us-east-1)."""
     alert_emails: Sequence[str]
+    """Addresses subscribed to the alert topic; each must confirm the subscription e-mail."""
     services: Sequence[str]
+    """Container service names, unique: one CloudWatch log group each."""
     log_retention_days: int
+    """Days CloudWatch keeps container logs (one of the values CloudWatch accepts)."""
     instance_id: pulumi.Input[str]
+    """The EC2 host: its status-check alarms recover or reboot it."""
     load_balancer_arn_suffix: pulumi.Input[str]
+    """The ALB's ARN suffix, the dimension of its CloudWatch metrics."""
     target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
+    """Route key -> target group ARN suffix: one unhealthy-target alarm each."""
     health_check_host: str
+    """Public host name Route53 checks over HTTPS from outside AWS, e.g. app.example.com."""
     health_check_path: str
+    """Path of that check, e.g. /api/health."""
     host_role_name: pulumi.Input[str]
+    """The host's IAM role: granted writing to the log groups and publishing to the topic."""
     error_rate_percent: float = 5.0
+    """Alarm when more than this percentage of the ALB's requests are answered 5xx over 5 minutes."""
 
 
 class Monitoring(pulumi.ComponentResource):

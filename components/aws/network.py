@@ -21,11 +21,13 @@ ZONE_COUNT = 2
 @dataclass
 class NetworkArgs:
     tags: Mapping[str, str]
+    """Tags of the VPC, subnets, internet gateway and route table."""
     name: str
     """The `Name` tag of the VPC, e.g. quintas-crm-prod."""
     cidr_block: str
     """The VPC's range: StackConfig.vpc_cidr (Traefik trusts forwarded headers from it too)."""
     subnet_prefix_length: int = 24
+    """Prefix length of each public subnet carved from `cidr_block` (24: 256 addresses, 251 usable)."""
     zones: tuple[str, ...] = field(default_factory=tuple)
     """Availability zones to use; the first two available zones of the region when empty."""
 

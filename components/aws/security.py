@@ -52,12 +52,17 @@ HOST_EGRESS = (
 @dataclass
 class SecurityGroupsArgs:
     vpc_id: pulumi.Input[str]
+    """The VPC both groups belong to."""
     name: str
     """Prefix of the groups' names, e.g. quintas-crm-prod."""
     tags: Mapping[str, str]
+    """Tags of both groups."""
     ssh_mode: SshMode = "ssm"
+    """`ssm` (default): no port 22 rule, SSH rides SSM Session Manager; `direct`: SSH from `admin_cidrs`."""
     admin_cidrs: Sequence[str] = field(default_factory=tuple)
+    """CIDRs allowed SSH to the host in `direct` mode; unused in `ssm` mode. Default: none."""
     target_ports: Sequence[int] = (APP_PORT, CMS_PORT)
+    """Host ports the ALB may reach (Traefik's entrypoints); nothing else is open to it."""
 
 
 class SecurityGroups(pulumi.ComponentResource):

@@ -3,9 +3,9 @@
 The volume carries a `snapshot-policy` tag; a Data Lifecycle Manager policy that
 targets that tag snapshots it every day and keeps `snapshot_retention_days` of
 snapshots. DLM runs as its own IAM role, allowed to snapshot only this volume
-and to delete only snapshots that carry the tag. In prod the volume is
+and to delete only snapshots that carry the tag. By default the volume is
 protected and retained on delete, and a last snapshot is taken if it is ever
-deleted. The host attaches the volume (see AppHost): the host's user data needs
+deleted (staging turns all three off). The host attaches the volume (see AppHost): the host's user data needs
 the volume id before the instance exists.
 """
 
@@ -39,16 +39,29 @@ class DataVolumeArgs:
     name: str
     """Prefix of physical names, e.g. quintas-crm-prod."""
     tags: Mapping[str, str]
+    """Tags of the volume (and its snapshots, which copy them), the DLM policy and its role."""
     availability_zone: pulumi.Input[str]
+    """Zone of the volume: the host's subnet's zone, or the host cannot attach it."""
     size_gb: int
+    """Size in GiB. gp3 volumes grow in place; they never shrink."""
     region: str
+    """AWS region of the volume: DLM's role is allowed its snapshots in this region only."""
     snapshot_retention_days: int
+    """Days DLM keeps each daily snapshot."""
     snapshot_time_utc: str = "03:00"
-    keep: bool = False
-    """protect + retain_on_delete + a final snapshot: set in prod."""
+    """When DLM snapshots the volume each day, `HH:MM` in UTC (DLM accepts UTC only; see snapshot_time_utc())."""
+    protect: bool = True
+    """Pulumi `protect`: a `pulumi destroy` or a replacement of the volume fails instead of deleting
+    the database. Default on; False lets a teardown delete it (staging)."""
+    retain_on_delete: bool = True
+    """Pulumi `retain_on_delete`: removing the volume from the program or the stack leaves it in AWS.
+    Default on; False deletes it with the stack (staging)."""
+    final_snapshot: bool = True
+    """AWS takes a last snapshot when the volume is deleted. Default on; False deletes it without one."""
     iops: int = 3000
+    """Provisioned IOPS; 3000 is gp3's free baseline."""
     throughput_mibps: int = 125
-    """gp3 baseline (free); raise only when the database needs it."""
+    """Throughput in MiB/s; 125 is gp3's free baseline. Raise only when the database needs it."""
 
 
 class DataVolume(pulumi.ComponentResource):
@@ -69,10 +82,10 @@ class DataVolume(pulumi.ComponentResource):
             iops=args.iops,
             throughput=args.throughput_mibps,
             encrypted=True,
-            final_snapshot=args.keep,
+            final_snapshot=args.final_snapshot,
             tags={**args.tags, "Name": f"{args.name}-data", SNAPSHOT_TAG: self.snapshot_policy_tag},
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(protect=args.keep, retain_on_delete=args.keep)
+                child, pulumi.ResourceOptions(protect=args.protect, retain_on_delete=args.retain_on_delete)
             ),
         )
         policy = self._lifecycle_policy(args, volume.arn)

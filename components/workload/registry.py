@@ -58,10 +58,15 @@ def lifecycle_policy(keep: int, untagged_days: int = 7) -> str:
 @dataclass
 class ImageRepositoriesArgs:
     stack: str
+    """Stack name: each repository is named quintas-crm/<stack>/<image>."""
     tags: Mapping[str, str]
+    """Tags of the repositories."""
     names: Sequence[str] = PRIVATE_IMAGES
+    """The project's own images, one repository each (default: frontend, postgres, directus)."""
     keep_tagged: int = 20
-    mutable_tags: bool = False  # opt-out for a stack that re-pushes a moving tag
+    """Tagged images kept per repository; older ones expire (untagged ones after 7 days)."""
+    mutable_tags: bool = False
+    """Opt-out for a stack that re-pushes a moving tag. Default off: a pushed tag always names the same image."""
 
 
 class ImageRepositories(pulumi.ComponentResource):

@@ -23,8 +23,11 @@ DEFAULT_LENGTHS = {"directus_secret": 64, "metrics_token": 48}
 @dataclass
 class ServiceSecretsArgs:
     names: tuple[str, ...] = SECRET_NAMES
+    """The generated values, one RandomPassword each (default: every secret the catalogue refers to)."""
     lengths: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LENGTHS))
+    """Length in characters per name, overriding `default_length` (default: longer for token-signing values)."""
     default_length: int = 40
+    """Length in characters of a value not in `lengths` (letters and digits: about 238 bits at 40)."""
 
 
 class ServiceSecrets(pulumi.ComponentResource):

@@ -9,6 +9,7 @@ import json
 import sys
 from typing import TextIO
 
+from ops.cli.doc_file import print_or_check, table_cell
 from ops.sim import engine
 from policies.rules import PACK_NAME, RULES
 from policies.rules.base import Rule
@@ -18,10 +19,6 @@ DOC_PATH = engine.ROOT / "docs" / "policies.md"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help=f"exit 1 if {DOC_PATH.name} is not current")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _level(rule: Rule) -> str:
@@ -57,19 +54,10 @@ def render() -> str:
     for r in RULES:
         refs = ", ".join(r.references) or "-"
         row = [f"`{r.name}`", r.area, r.description, r.why, _level(r), r.severity.value, refs, _settings(r)]
-        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+        lines.append("| " + " | ".join(table_cell(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    text = render()
-    if args.check:
-        current = DOC_PATH.read_text() if DOC_PATH.is_file() else ""
-        if current != text:
-            err.write(f"error: {DOC_PATH.relative_to(engine.ROOT)} is out of date; regenerate it with "
-                      "`python -m ops policy-docs > docs/policies.md`\n")  # fmt: skip
-            return 1
-        out.write(f"{DOC_PATH.relative_to(engine.ROOT)} is current ({len(RULES)} rules)\n")
-        return 0
-    out.write(text)
-    return 0
+    command = "python -m ops policy-docs > docs/policies.md"
+    return print_or_check(render(), DOC_PATH, command, args.check, out, err, f"{len(RULES)} rules")
