@@ -1,6 +1,6 @@
 """The backup drill at production scale: RPO, RTO, base backup size, compression, restore speed.
 
-Runs ops/drill.py with a CRM dataset of --size-mb (default 1100 MB, so the database
+Runs benchmarks/drill.py with a CRM dataset of --size-mb (default 1100 MB, so the database
 is over 1 GB) and the stacks' archive_timeout of 60 s: the real archive_command,
 the real backup job, SIGKILL of the primary, `ops backup restore --to latest` (timed
 alone, for the RTO) and a point-in-time restore. Needs root (servers run as the

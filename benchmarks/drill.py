@@ -7,7 +7,7 @@ backup and the dump. A heartbeat row is committed every second, the primary is
 SIGKILLed, and `python -m ops backup restore` brings it back twice: to the end of
 the archive (RPO, RTO, no row older than kill - archive_timeout lost) and to a
 chosen past moment (exactly the rows committed by then). Used by
-tests/test_backup_drill.py (small) and benchmarks/backup_drill.py (>= 1 GB).
+tests/integration/test_backup_drill.py (small) and benchmarks/backup_drill.py (>= 1 GB).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """AccountBootstrap: the state bucket, the secrets-provider KMS key and the GitHub OIDC roles.
 
 - State bucket `quintas-crm-pulumi-state-<account>`: the one secure-bucket builder of
-  components/buckets.py (versioned, SSE-KMS with the key below, every public-access
+  components/aws/buckets.py (versioned, SSE-KMS with the key below, every public-access
   block, TLS only), protected and retained: losing it loses every stack's state.
 - KMS key `alias/quintas-crm-pulumi` with rotation: `pulumi stack init
   --secrets-provider awskms://alias/quintas-crm-pulumi?region=<region>`.

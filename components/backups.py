@@ -4,7 +4,7 @@ Makes the WAL archiving settings of the postgres container (archive_command with
 Barman Cloud to S3, archive_timeout from the stack) and the environment of the
 backup-job container (schedule, destinations, retention). It creates no resource
 and does not load the Pulumi SDK, so the operator tools use it inside the postgres
-image too; components/backup_job.py makes the job's ServiceSpec from it, and the
+image too; components/workload/backup_job.py makes the job's ServiceSpec from it, and the
 backup drill runs the very same archive_command.
 
 S3 layout in the backups bucket:
@@ -116,7 +116,7 @@ def retention_policy(recovery_window_days: int) -> str:
 def postgres_settings(*, archive_timeout_seconds: int, target: BackupTarget) -> dict[str, str]:
     """The server settings WAL archiving depends on, as `name -> value` strings.
 
-    Memory and connection limits are the catalogue's (components/catalogue.py), sized
+    Memory and connection limits are the catalogue's (components/workload/catalogue.py), sized
     to the postgres container's memory limit; these merge over them.
     """
     if archive_timeout_seconds < 1:

@@ -1,6 +1,6 @@
 """The host's Docker Engine pin and the Traefik versions whose Docker provider works with it.
 
-One table, read by the host's user data (components/host.py installs the engine from
+One table, read by the host's user data (components/aws/host.py installs the engine from
 Docker's apt repository at exactly this version and holds it) and by the catalogue's
 Traefik pin; `check_fits` refuses a pair that does not work together.
 

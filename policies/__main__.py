@@ -1,7 +1,7 @@
 """The Quintas CRM policy pack, served to `pulumi preview --policy-pack policies`.
 
 Only builds the pack: the rules live in `rules/`, importable without starting this
-server (ops/policy.py runs the same rules offline).
+server (ops/sim/policy.py runs the same rules offline).
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack

@@ -4,7 +4,7 @@ It shares the postgres data volume at the same path (barman-cloud-backup reads
 the data files), reaches the server over the backend network with the postgres
 password as a secret file, writes to S3 over the egress network with the
 instance role, and leaves its metrics in node-exporter's textfile directory.
-The catalogue (components/catalogue.py) adds it next to postgres.
+The catalogue (components/workload/catalogue.py) adds it next to postgres.
 """
 
 from __future__ import annotations

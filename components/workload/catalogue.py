@@ -1,8 +1,8 @@
 """The catalogue: every service one stack runs, as ServiceSpec data built from StackConfig.
 
 Adding a service is one more entry in `catalogue()`. Nothing here creates a
-resource: components/containers.py turns the specs into containers on the host
-and ops/compose.py into a Compose file for a laptop.
+resource: components/workload/containers.py turns the specs into containers on the host
+and ops/local/compose.py into a Compose file for a laptop.
 
 Images are pinned. The project's own images (frontend, postgres) come from its
 ECR repositories with the tag from `imageTags`; the rest are upstream images.
@@ -34,7 +34,7 @@ from components.workload.services import (
     wget_check,
 )
 
-# Upstream application images, pinned (monitoring images: components/catalogue_monitoring.py).
+# Upstream application images, pinned (monitoring images: components/workload/catalogue_monitoring.py).
 # The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
 # no longer builds one with extensions (none ships yet, and a named volume over
 # /directus/extensions would hide them); its ECR repository stays until its old images are

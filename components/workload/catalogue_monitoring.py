@@ -187,7 +187,7 @@ def node_exporter() -> ServiceSpec:
     On a bridge network /proc/net and /sys/class/net show the container's own eth0, not
     the host's interfaces. In the host's namespace it listens on the host's port 9100 on
     every interface: the host's security group has no inbound rule for 9100
-    (components/security.py), so only the host itself and its containers reach it.
+    (components/aws/security.py), so only the host itself and its containers reach it.
     """
     return ServiceSpec(
         name="node-exporter",

@@ -8,7 +8,7 @@ Container per spec.
 
 Nothing touches Docker before the host is ready: a local `ssh ... cloud-init
 status --wait` over the same SSH path runs first (it opens the run's one multiplexed
-connection: components/ssh_path.py), and the provider's address is derived from its
+connection: components/workload/ssh_path.py), and the provider's address is derived from its
 result.
 
 Updates: create-first services (frontend, directus) get no fixed container name

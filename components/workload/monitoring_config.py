@@ -140,7 +140,7 @@ def render_prometheus(stack: str, targets: Iterable[ScrapeTarget], probes: Seque
         "scrape_configs": jobs,
     }
     header = (
-        f"# Rendered by components/monitoring_config.py for stack {stack}; do not edit by hand.\n"
+        f"# Rendered by components/workload/monitoring_config.py for stack {stack}; do not edit by hand.\n"
         f"# Regenerate: python -m ops monitoring-config --stack {stack} --write\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120)
@@ -237,7 +237,7 @@ def monitoring_files(
 
     A plain `alert_topic_arn` gives plain files (a local render); an Output gives an
     Output alertmanager.yml. `public_probes=False` leaves out the probes through the
-    public names, for a machine that must not reach them (ops/compose.py).
+    public names, for a machine that must not reach them (ops/local/compose.py).
     """
     internal = internal_addresses(specs)
     missing = sorted({"app", "cms"} - set(internal))

@@ -2,7 +2,7 @@
 
 Each value comes from pulumi-random and is marked secret, so it is encrypted in
 the state and never printed. Containers receive them as files under
-/run/secrets (components/containers.py), never as environment values.
+/run/secrets (components/workload/containers.py), never as environment values.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """ServiceSpec: the typed description of one container, and the checks every spec must pass.
 
 One ServiceSpec drives everything about a service: its docker.Container and
-Traefik route (components/containers.py), its Prometheus scrape target
-(`scrape_targets`) and its entry in the local Compose file (ops/compose.py).
-The stack's own services are listed in components/catalogue.py. This file
+Traefik route (components/workload/containers.py), its Prometheus scrape target
+(`scrape_targets`) and its entry in the local Compose file (ops/local/compose.py).
+The stack's own services are listed in components/workload/catalogue.py. This file
 makes no resources.
 
 Rules a spec must follow (`validate` / `validate_catalogue` raise SpecError
@@ -76,7 +76,7 @@ class Image:
     """A container image: repository plus a pinned tag or digest.
 
     `repository` may be an Output (an ECR repository URL); `local` names the
-    image on a developer machine, where ECR is not reachable (ops/compose.py).
+    image on a developer machine, where ECR is not reachable (ops/local/compose.py).
     """
 
     repository: pulumi.Input[str]

@@ -68,7 +68,7 @@ def assumption_texts(est: Estimate) -> list[str]:
 
 def render_text(est: Estimate, check: BudgetCheck | None, out: TextIO) -> None:
     out.write(f"Monthly cost of stack {est.stack!r} in {est.region}: on-demand list prices from "
-              f"ops/prices/aws.yaml, usage assumptions of {est.environment}.\n\n")  # fmt: skip
+              f"policies/rules/pricing/prices/aws.yaml, usage assumptions of {est.environment}.\n\n")  # fmt: skip
     rows = [("resource", "item", "quantity", "unit", "unit USD", "monthly USD")]
     for line in est.lines:
         if line.priced:

@@ -451,7 +451,7 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if template is None:
             message = (
                 f"the simulated engine has no outputs for resource type {args.typ} ({args.name}); "
-                "add a realistic template for it to RESOURCES in ops/cloud.py"
+                "add a realistic template for it to RESOURCES in ops/sim/cloud.py"
             )
             self.failures.append(message)
             raise EngineError(message)
@@ -468,7 +468,7 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if handler is None:
             message = (
                 f"the simulated engine has no result for invoke {args.token}; "
-                "add a realistic one to INVOKES in ops/cloud.py"
+                "add a realistic one to INVOKES in ops/sim/cloud.py"
             )
             self.failures.append(message)
             raise EngineError(message)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts the deploy key where the program's ssh options look for it (components/ssh_path.py,
+# Puts the deploy key where the program's ssh options look for it (components/workload/ssh_path.py,
 # DEPLOY_KEY) and checks that its public half is the stack's operatorPublicKey, so that a
 # wrong or empty secret fails here with a fix instead of as an SSH error mid-deploy. Also
 # checks the SSM Session Manager plugin the ProxyCommand needs.

@@ -187,7 +187,9 @@ def test_every_type_the_simulated_cloud_knows_is_priced_or_known_free() -> None:
     book = pricing.load()
     known = set(RULES) | set(book.free_types) | set(book.unpriced_types)
     missing = sorted(t for t in RESOURCES if not t.startswith("pulumi:") and t not in known)
-    assert missing == [], f"price these types in ops/costmodel.py or list them in ops/prices/aws.yaml: {missing}"
+    assert missing == [], (
+        f"price these types in policies/rules/pricing/model.py or list them in policies/rules/pricing/prices/aws.yaml: {missing}"
+    )
 
 
 def test_free_tier_is_deducted_only_when_the_assumption_says_so() -> None:

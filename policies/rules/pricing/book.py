@@ -1,4 +1,4 @@
-"""The price book: AWS list prices and usage assumptions read from `ops/prices/aws.yaml`.
+"""The price book: AWS list prices and usage assumptions read from `policies/rules/pricing/prices/aws.yaml`.
 
 Pure Python over the data file (PyYAML only), so the policy pack can import it
 without the Pulumi runtime. It validates the file and answers two questions:
