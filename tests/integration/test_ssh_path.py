@@ -17,7 +17,7 @@ from components.workload.ssh_path import CONTROL_PATH, DEPLOY_KEY, ssh_path
 from ops.sim import engine
 from tests.conftest import simulate
 from tests.helpers.stand_in import containers_program
-from tests.program.test_containers import provider_inputs, ssh_argv
+from tests.program.test_container_host_path import provider_inputs, ssh_argv
 
 MULTIPLEXING = {"ControlMaster": "auto", "ControlPath": CONTROL_PATH, "ControlPersist": "10m"}
 KEEPALIVES = {"ServerAliveInterval": "15", "ServerAliveCountMax": "4"}
