@@ -22,6 +22,7 @@ from components.config import StackConfig
 from components.engine_versions import check_fits
 from components.workload.backup_job import backup_job_spec
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
+from components.workload.images import UPSTREAM, upstream
 from components.workload.services import (
     HealthCheck,
     Image,
@@ -34,17 +35,8 @@ from components.workload.services import (
     wget_check,
 )
 
-# Upstream application images, pinned (monitoring images: components/catalogue_monitoring.py).
-# The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
-# no longer builds one with extensions (none ships yet, and a named volume over
-# /directus/extensions would hide them); its ECR repository stays until its old images are
-# deleted, and gets its own imageTags key if an extended image ever returns.
-UPSTREAM = {
-    # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
-    "traefik": ("traefik", "v3.6.1"),
-    "directus": ("directus/directus", "11.12.0"),
-    "redis": ("redis", "7.4.2-alpine"),
-}
+# Images with an ECR repository of the stack: the project's own (frontend, postgres) and directus,
+# whose repository stays until its old images are deleted. Upstream pins: components/workload/images.py.
 PRIVATE_IMAGES = ("frontend", "postgres", "directus")
 SECRET_NAMES = (
     "postgres_password",
@@ -88,11 +80,6 @@ def _scale(config: StackConfig) -> int:
     return max(1, int(config.instance_shape.memory_gib // 4))
 
 
-def _upstream(name: str) -> Image:
-    repo, tag = UPSTREAM[name]
-    return Image(repo, tag)
-
-
 def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
     """The stack's services plus `extra`, validated; raises SpecError listing every problem."""
     scale = _scale(config)
@@ -121,7 +108,7 @@ def traefik(trusted_cidr: str) -> ServiceSpec:
     entrypoints = {"app": 3000, "cms": 8055}
     return ServiceSpec(
         name="traefik",
-        image=_upstream("traefik"),
+        image=upstream("traefik"),
         command=(
             "--providers.docker=true",
             # Only containers that carry traefik.enable=true are routed.
@@ -203,7 +190,7 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
     }
     return ServiceSpec(
         name="directus",
-        image=_upstream("directus"),
+        image=upstream("directus"),
         env=env,
         secrets={
             "directus_secret": inputs.secrets["directus_secret"],
@@ -295,7 +282,7 @@ def redis(scale: int) -> ServiceSpec:
     memory = 192 * scale
     return ServiceSpec(
         name="redis",
-        image=_upstream("redis"),
+        image=upstream("redis"),
         # A cache: no persistence, and it evicts the least recently used keys when full.
         command=(
             "redis-server",
