@@ -31,9 +31,9 @@ from components.workload.services import (
     Routing,
     ServiceSpec,
     Volume,
-    validate_catalogue,
     wget_check,
 )
+from components.workload.spec_checks import validate_catalogue
 
 # Images with an ECR repository of the stack: the project's own (frontend, postgres) and directus,
 # whose repository stays until its old images are deleted. Upstream pins: components/workload/images.py.
