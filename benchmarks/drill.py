@@ -250,26 +250,9 @@ def run_drill(
         result.database_bytes = drill_data.load(primary, DATABASE, size_mb, progress)
         reference = _reference(primary)
         progress(f"database is {result.database_bytes / 2**20:.0f} MB; running the backup job")
-        started = time.monotonic()
-        job = run_backup_job(workdir / "job", target, primary)
-        result.backup_job_seconds = time.monotonic() - started
-        result.job_log = job.stderr
-        if job.returncode != 0:
-            raise RuntimeError(f"backup job exited {job.returncode}:\n{job.stderr}")
-        result.metrics = (workdir / "job" / "textfile" / "quintas_backup.prom").read_text()
-        result.base_backup_bytes, result.dump_bytes = _metric_sizes(result.metrics)
+        _take_backup(result, workdir, target, primary)
         progress(f"backup job done in {result.backup_job_seconds:.1f}s; heartbeats for {beat_seconds:.0f}s")
-        heartbeat = Heartbeat(primary)
-        heartbeat.start()
-        verify = side.submit(ops_backup, "verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint)
-        time.sleep(beat_seconds)
-        result.verify_exit_code = verify.result().returncode
-        result.kill_time = time.time()
-        primary.kill()
-        heartbeat.stopping.set()
-        heartbeat.join(10)
-        beats = [b for b in heartbeat.beats if b.acked <= result.kill_time]
-        result.beats_committed = len(beats)
+        beats = _lose_primary(result, primary, side, endpoint, archive_timeout, beat_seconds)
         moment, result.pitr_expected = _pitr_moment(beats)
         result.pitr_target = dt.datetime.fromtimestamp(moment, dt.UTC).isoformat()
         progress(
@@ -281,6 +264,41 @@ def run_drill(
             _measure_latest(result, *latest.result(), beats, archive_timeout, reference)
             result.pitr_restored = sorted(pitr.result()[1])
     return result
+
+
+def _take_backup(result: DrillResult, workdir: Path, target: BackupTarget, primary: LocalServer) -> None:
+    """Runs the real backup job; records its time, log, metrics and the sizes it reports."""
+    started = time.monotonic()
+    job = run_backup_job(workdir / "job", target, primary)
+    result.backup_job_seconds = time.monotonic() - started
+    result.job_log = job.stderr
+    if job.returncode != 0:
+        raise RuntimeError(f"backup job exited {job.returncode}:\n{job.stderr}")
+    result.metrics = (workdir / "job" / "textfile" / "quintas_backup.prom").read_text()
+    result.base_backup_bytes, result.dump_bytes = _metric_sizes(result.metrics)
+
+
+def _lose_primary(
+    result: DrillResult,
+    primary: LocalServer,
+    side: ThreadPoolExecutor,
+    endpoint: str,
+    archive_timeout: int,
+    beat_seconds: float,
+) -> list[Beat]:
+    """Heartbeats for `beat_seconds` (verify runs meanwhile), then SIGKILL: the beats committed before it."""
+    heartbeat = Heartbeat(primary)
+    heartbeat.start()
+    verify = side.submit(ops_backup, "verify", "--archive-timeout", str(archive_timeout), endpoint=endpoint)
+    time.sleep(beat_seconds)
+    result.verify_exit_code = verify.result().returncode
+    result.kill_time = time.time()
+    primary.kill()
+    heartbeat.stopping.set()
+    heartbeat.join(10)
+    beats = [b for b in heartbeat.beats if b.acked <= result.kill_time]
+    result.beats_committed = len(beats)
+    return beats
 
 
 def _measure_latest(

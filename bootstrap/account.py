@@ -114,11 +114,19 @@ def preview_permissions(bucket_arn: str, key_arn: str) -> list[dict[str, Any]]:
 
 def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str) -> list[dict[str, Any]]:
     """What `pulumi up` of a stack creates and changes; named resources are limited to quintas-crm-*."""
-    iam = f"arn:aws:iam::{account}"
-    regional = f"{region}:{account}"
-    stack_roles = [f"{iam}:{kind}/{PREFIX}-{stack}-*" for stack in STACKS for kind in ("role", "instance-profile")]
     return [
         *state_access(bucket_arn, key_arn, write=True),
+        *_platform(region),
+        *_stack_roles(account),
+        *_buckets_and_registry(account, region),
+        *_logs_and_alerts(account, region),
+        *_dns(),
+        *_ssh_over_ssm(account, region),
+    ]
+
+
+def _platform(region: str) -> list[dict[str, Any]]:
+    return [
         {
             # EC2, the ALB, ACM, CloudWatch alarms and DLM give little resource-level control at create time.
             "Sid": "Platform",
@@ -127,6 +135,14 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
         },
+    ]
+
+
+def _stack_roles(account: str) -> list[dict[str, Any]]:
+    """The stacks' own roles and instance profiles, the one managed policy they attach, and whom they pass to."""
+    iam = f"arn:aws:iam::{account}"
+    stack_roles = [f"{iam}:{kind}/{PREFIX}-{stack}-*" for stack in STACKS for kind in ("role", "instance-profile")]
+    return [
         {
             # The stacks' own roles only (quintas-crm-<stack>-*): never the CI roles themselves.
             "Sid": "StackRoles",
@@ -170,6 +186,12 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
             "Action": ["iam:CreateServiceLinkedRole"],
             "Resource": f"{iam}:role/aws-service-role/*",
         },
+    ]
+
+
+def _buckets_and_registry(account: str, region: str) -> list[dict[str, Any]]:
+    regional = f"{region}:{account}"
+    return [
         {
             "Sid": "Buckets",
             "Effect": "Allow",
@@ -197,6 +219,12 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
             "Resource": f"arn:aws:ecr:{regional}:repository/{PREFIX}/*",
         },
         {"Sid": "RegistryLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+    ]
+
+
+def _logs_and_alerts(account: str, region: str) -> list[dict[str, Any]]:
+    regional = f"{region}:{account}"
+    return [
         {
             "Sid": "LogsAndAlerts",
             "Effect": "Allow",
@@ -218,6 +246,11 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
             "Action": ["logs:DescribeLogGroups"],
             "Resource": f"arn:aws:logs:{regional}:log-group:*",
         },
+    ]
+
+
+def _dns() -> list[dict[str, Any]]:
+    return [
         {
             "Sid": "Dns",
             "Effect": "Allow",
@@ -235,6 +268,12 @@ def deploy_permissions(bucket_arn: str, key_arn: str, account: str, region: str)
             ],
         },
         {"Sid": "DnsHealthChecks", "Effect": "Allow", "Action": ["route53:CreateHealthCheck"], "Resource": "*"},
+    ]
+
+
+def _ssh_over_ssm(account: str, region: str) -> list[dict[str, Any]]:
+    regional = f"{region}:{account}"
+    return [
         {
             # The deploy path: SSH over SSM, only to the stacks' own instances, only as SSH.
             "Sid": "SshOverSsm",

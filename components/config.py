@@ -1,21 +1,33 @@
 """StackConfig: the typed, validated view of one stack's settings.
 
-Nothing else in the program reads `pulumi.Config`. Every setting is parsed here
-and checked; all problems are collected and raised together as one ConfigError
-before any resource is registered, so an operator fixes a settings file in one
-pass instead of one error per `pulumi preview`.
+Nothing else in the program reads `pulumi.Config`. Settings are read section by
+section (identity, names, machine, backup schedule, recovery, retention, alerting,
+access, images, replication, ownership), each with the checks of
+components/config_checks.py; all problems are collected and raised together as
+one ConfigError before any resource is registered, so an operator fixes a
+settings file in one pass instead of one error per `pulumi preview`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import pulumi
+
+from components.config_checks import (
+    HHMM,
+    HOSTNAME,
+    IMAGE_TAG,
+    PUBLIC_KEY,
+    REGION,
+    ZONE_ID,
+    ConfigProblem,
+    Reader,
+    is_time_zone,
+)
 
 PROJECT = "quintas-crm-infra"
 
@@ -87,25 +99,6 @@ KNOWN_KEYS = frozenset(
         "monthlyBudgetUsd",
     }
 )
-
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-_IMAGE_TAG = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$")
-_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( \S.*)?$")
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    key: str
-    value: object
-    allowed: str
-
-    def __str__(self) -> str:
-        return f"{self.key} = {self.value!r}: {self.allowed}"
 
 
 class ConfigError(Exception):
@@ -185,244 +178,187 @@ class StackConfig:
 
     @staticmethod
     def load() -> StackConfig:
-        return _Reader(pulumi.get_project(), pulumi.get_stack()).read()
+        return _read(pulumi.get_project(), pulumi.get_stack())
 
 
-class _Reader:
-    """Reads raw values and records every problem instead of stopping at the first."""
+def _read(project: str, stack: str) -> StackConfig:
+    """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
+    r = Reader(PROJECT)
+    environment, region = _identity(r)
+    app_host, cms_host, grafana_host, zone = _names(r)
+    instance_type, volume = _machine(r)
+    backup_time, time_zone = _backup_schedule(r)
+    window, archive_timeout, rpo, snapshots = _recovery(r, environment)
+    log_days, access_log_days, noncurrent = _retention(r, window)
+    alert_emails = r.emails("alertEmails")
+    ssh_mode, cidrs, public_key = _access(r)
+    image_tags = _images(r, environment == "prod")
+    replicate, replica_region = _replication(r, region)
+    budget, owner = _ownership(r)
+    _unknown_keys(r)
+    if r.problems:
+        raise ConfigError(stack, r.problems)
+    return StackConfig(
+        project=project,
+        stack=stack,
+        environment=environment,
+        region=region,
+        owner=owner,
+        app_host=app_host,
+        cms_host=cms_host,
+        grafana_host=grafana_host,
+        route53_zone_id=zone,
+        instance_type=instance_type,
+        data_volume_size_gb=volume,
+        backup_time=backup_time,
+        time_zone=time_zone,
+        recovery_window_days=window,
+        archive_timeout_seconds=archive_timeout,
+        rpo_seconds=rpo,
+        snapshot_retention_days=snapshots,
+        log_retention_days=log_days,
+        access_log_expiration_days=access_log_days,
+        noncurrent_version_expiration_days=noncurrent,
+        alert_emails=alert_emails,
+        ssh_mode=ssh_mode,
+        admin_cidrs=cidrs,
+        operator_public_key=public_key,
+        image_tags=image_tags,
+        replicate_backups=replicate,
+        replica_region=replica_region,
+        monthly_budget_usd=budget,
+        tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
+    )
 
-    def __init__(self, project: str, stack: str) -> None:
-        self.project = project
-        self.stack = stack
-        self.cfg = pulumi.Config(PROJECT)
-        self.aws = pulumi.Config("aws")
-        self.problems: list[ConfigProblem] = []
 
-    def bad(self, key: str, value: object, allowed: str) -> None:
-        self.problems.append(ConfigProblem(key, value, allowed))
+def _identity(r: Reader) -> tuple[Environment, str]:
+    """Which environment the stack is, and the AWS region it lives in."""
+    environment: Environment = "prod" if r.one_of("environment", ("prod", "staging")) == "prod" else "staging"
+    # A bad region still falls back to a real one, so that replicaRegion is compared with something.
+    region = r.string("region", REGION.match, "an AWS region name such as us-east-1", config=r.aws) or "us-east-1"
+    return environment, region
 
-    def key(self, name: str) -> str:
-        return f"{PROJECT}:{name}"
 
-    def raw(self, name: str, config: pulumi.Config | None = None) -> Any:
-        c = config or self.cfg
+def _names(r: Reader) -> tuple[str, str, str, str | None]:
+    """The public DNS names (three different ones) and the Route53 zone that may hold them."""
+    allowed = "a lower-case DNS name with at least two labels, e.g. app.example.com"
+    app_host, cms_host, grafana_host = (
+        r.string(k, HOSTNAME.match, allowed) for k in ("appHost", "cmsHost", "grafanaHost")
+    )
+    hosts = [h for h in (app_host, cms_host, grafana_host) if h]
+    if len(set(hosts)) != len(hosts):
+        r.bad(r.key("cmsHost"), cms_host, "appHost, cmsHost and grafanaHost must all differ")
+    zone_allowed = "a Route53 hosted zone id such as Z0123456789ABC, or unset"
+    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.match, zone_allowed)
+
+
+def _machine(r: Reader) -> tuple[str, int]:
+    """The host's instance type and the size of its data volume."""
+    return r.one_of("instanceType", tuple(INSTANCE_TYPES)) or "", r.integer("dataVolumeSizeGb", *VOLUME_SIZE_GB)
+
+
+def _backup_schedule(r: Reader) -> tuple[str, str]:
+    """When the daily backups run: a local time and the time zone it is in."""
+    backup_time = r.string("backupTime", HHMM.match, "a 24-hour time HH:MM such as 02:00", default="02:00")
+    time_zone = r.string("timeZone", is_time_zone, "an IANA time zone such as America/Mexico_City")
+    return backup_time, time_zone
+
+
+def _recovery(r: Reader, environment: Environment) -> tuple[int, int, int, int]:
+    """How far back a restore reaches (at least the environment's minimum), how much data may be lost."""
+    low = MIN_RECOVERY_WINDOW[environment]
+    allowed = f"a whole number of days from {low} ({environment} minimum) to 3650"
+    window = r.integer("recoveryWindowDays", low, 3650, allowed=allowed)
+    archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=60)
+    rpo = r.integer("rpoSeconds", 30, 86400, default=60)
+    return window, archive_timeout, rpo, r.integer("snapshotRetentionDays", 1, 365)
+
+
+def _retention(r: Reader, window: int) -> tuple[int, int, int]:
+    """How long logs and old object versions are kept; a backup version outlives the recovery window."""
+    allowed = f"a CloudWatch Logs retention period: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+    log_days = r.one_of("logRetentionDays", LOG_RETENTION_DAYS, allowed=allowed) or LOG_RETENTION_DAYS[0]
+    access_log_days = r.integer("accessLogExpirationDays", 1, 3650)
+    allowed = f"a whole number of days of at least recoveryWindowDays ({window})"
+    noncurrent = r.integer("noncurrentVersionExpirationDays", window, 3650, default=window + 7, allowed=allowed)
+    return log_days, access_log_days, noncurrent
+
+
+def _access(r: Reader) -> tuple[SshMode, tuple[str, ...], str]:
+    """How operators and the deploy reach the host: SSM or direct SSH from admin networks, with which key."""
+    ssh_mode: SshMode = "direct" if r.one_of("sshMode", ("ssm", "direct"), default="ssm") == "direct" else "ssm"
+    cidrs = _admin_cidrs(r, ssh_mode)
+    key_allowed = "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
+    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.match(v.strip()), key_allowed)
+    return ssh_mode, cidrs, public_key.strip()
+
+
+def _admin_cidrs(r: Reader, ssh_mode: SshMode) -> tuple[str, ...]:
+    raw = r.raw("adminCidrs")
+    if raw is None:
+        raw = []
+    key = r.key("adminCidrs")
+    if not isinstance(raw, list):
+        r.bad(key, raw, "a list of CIDR blocks such as 203.0.113.10/32")
+        return ()
+    cidrs: list[str] = []
+    for item in raw:
         try:
-            return c.get_object(name)
-        except Exception:  # noqa: BLE001 not JSON: a plain string value
-            return c.get(name)
-
-    def string(self, name: str, check: Callable[[str], bool], allowed: str, default: str | None = None) -> str:
-        value = self.raw(name)
-        if value is None and default is not None:
-            return default
-        if not isinstance(value, str) or not check(value):
-            self.bad(self.key(name), value, allowed)
-            return default or ""
-        return value
-
-    def integer(self, name: str, low: int, high: int, default: int | None = None, allowed: str = "") -> int:
-        value = self.raw(name)
-        if value is None and default is not None:
-            return default
-        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        if not ok:
-            self.bad(self.key(name), value, allowed or f"a whole number from {low} to {high}")
-            return default if default is not None else low
-        assert isinstance(value, int)
-        return value
-
-    def read(self) -> StackConfig:
-        env = self.string("environment", lambda v: v in ("prod", "staging"), "one of: prod, staging")
-        environment: Environment = "prod" if env == "prod" else "staging"
-        is_prod = environment == "prod"
-
-        region = self.raw("region", self.aws)
-        if not isinstance(region, str) or not _REGION.match(region):
-            self.bad("aws:region", region, "an AWS region name such as us-east-1")
-            region = "us-east-1"
-
-        hostname = "a lower-case DNS name with at least two labels, e.g. app.example.com"
-        app_host = self.string("appHost", lambda v: bool(_HOSTNAME.match(v)), hostname)
-        cms_host = self.string("cmsHost", lambda v: bool(_HOSTNAME.match(v)), hostname)
-        grafana_host = self.string("grafanaHost", lambda v: bool(_HOSTNAME.match(v)), hostname)
-        hosts = [h for h in (app_host, cms_host, grafana_host) if h]
-        if len(set(hosts)) != len(hosts):
-            self.bad(self.key("cmsHost"), cms_host, "appHost, cmsHost and grafanaHost must all differ")
-
-        zone = self.raw("route53ZoneId")
-        if zone is not None and (not isinstance(zone, str) or not _ZONE_ID.match(zone)):
-            self.bad(self.key("route53ZoneId"), zone, "a Route53 hosted zone id such as Z0123456789ABC, or unset")
-            zone = None
-
-        instance_type = self.string(
-            "instanceType", lambda v: v in INSTANCE_TYPES, f"one of: {', '.join(INSTANCE_TYPES)}"
-        )
-        volume = self.integer("dataVolumeSizeGb", *VOLUME_SIZE_GB)
-        backup_time = self.string(
-            "backupTime", lambda v: bool(_HHMM.match(v)), "a 24-hour time HH:MM such as 02:00", default="02:00"
-        )
-        time_zone = self.string("timeZone", _is_time_zone, "an IANA time zone such as America/Mexico_City")
-
-        min_window = MIN_RECOVERY_WINDOW[environment]
-        window = self.integer(
-            "recoveryWindowDays",
-            min_window,
-            3650,
-            allowed=f"a whole number of days from {min_window} ({environment} minimum) to 3650",
-        )
-        archive_timeout = self.integer("archiveTimeoutSeconds", 30, 3600, default=60)
-        rpo = self.integer("rpoSeconds", 30, 86400, default=60)
-        snapshots = self.integer("snapshotRetentionDays", 1, 365)
-        log_days = self.integer(
-            "logRetentionDays",
-            1,
-            1827,
-            allowed=f"a CloudWatch Logs retention period: one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
-        )
-        if log_days not in LOG_RETENTION_DAYS and not any(p.key == self.key("logRetentionDays") for p in self.problems):
-            self.bad(
-                self.key("logRetentionDays"),
-                log_days,
-                f"a CloudWatch Logs retention period: one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
-            )
-        access_log_days = self.integer("accessLogExpirationDays", 1, 3650)
-        noncurrent = self.integer(
-            "noncurrentVersionExpirationDays",
-            window,
-            3650,
-            default=window + 7,
-            allowed=f"a whole number of days of at least recoveryWindowDays ({window})",
-        )
-
-        emails = self.raw("alertEmails")
-        if (
-            not isinstance(emails, list)
-            or not emails
-            or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails)
-        ):
-            self.bad(self.key("alertEmails"), emails, "a non-empty list of e-mail addresses")
-            emails = []
-
-        ssh_mode_raw = self.string("sshMode", lambda v: v in ("ssm", "direct"), "one of: ssm, direct", default="ssm")
-        ssh_mode: SshMode = "direct" if ssh_mode_raw == "direct" else "ssm"
-        cidrs = self._cidrs(ssh_mode)
-
-        public_key = self.string(
-            "operatorPublicKey",
-            lambda v: bool(_PUBLIC_KEY.match(v.strip())),
-            "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)",
-        )
-        image_tags = self._image_tags(is_prod)
-
-        replicate = self.raw("replicateBackups")
-        if replicate is None:
-            replicate = False
-        if not isinstance(replicate, bool):
-            self.bad(self.key("replicateBackups"), replicate, "true or false")
-            replicate = False
-        replica_region = self.raw("replicaRegion")
-        if replicate and (not isinstance(replica_region, str) or not _REGION.match(replica_region)):
-            self.bad(
-                self.key("replicaRegion"), replica_region, "an AWS region name, required when replicateBackups is true"
-            )
-        elif replicate and replica_region == region:
-            self.bad(self.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
-
-        budget = self.raw("monthlyBudgetUsd")
-        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget <= 0:
-            self.bad(self.key("monthlyBudgetUsd"), budget, "a number of US dollars greater than 0")
-            budget = 0
-        owner = self.string("owner", lambda v: bool(v.strip()), "the team that owns the stack (tag `owner`)")
-
-        self._unknown_keys()
-        if self.problems:
-            raise ConfigError(self.stack, self.problems)
-        return StackConfig(
-            project=self.project,
-            stack=self.stack,
-            environment=environment,
-            region=region,
-            owner=owner,
-            app_host=app_host,
-            cms_host=cms_host,
-            grafana_host=grafana_host,
-            route53_zone_id=zone,
-            instance_type=instance_type,
-            data_volume_size_gb=volume,
-            backup_time=backup_time,
-            time_zone=time_zone,
-            recovery_window_days=window,
-            archive_timeout_seconds=archive_timeout,
-            rpo_seconds=rpo,
-            snapshot_retention_days=snapshots,
-            log_retention_days=log_days,
-            access_log_expiration_days=access_log_days,
-            noncurrent_version_expiration_days=noncurrent,
-            alert_emails=tuple(emails),
-            ssh_mode=ssh_mode,
-            admin_cidrs=cidrs,
-            operator_public_key=public_key.strip(),
-            image_tags=image_tags,
-            replicate_backups=replicate,
-            replica_region=replica_region if replicate else None,
-            monthly_budget_usd=float(budget),
-            tags={"project": self.project, "stack": self.stack, "owner": owner, "managed-by": "pulumi"},
-        )
-
-    def _unknown_keys(self) -> None:
-        """A misspelt key would otherwise be ignored silently and its default used."""
-        present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
-        prefix = f"{PROJECT}:"
-        for key in sorted(k for k in present if k.startswith(prefix)):
-            if key[len(prefix) :] not in KNOWN_KEYS:
-                self.bad(key, "(set)", f"a known setting; this project reads: {', '.join(sorted(KNOWN_KEYS))}")
-
-    def _cidrs(self, ssh_mode: SshMode) -> tuple[str, ...]:
-        raw = self.raw("adminCidrs")
-        if raw is None:
-            raw = []
-        key = self.key("adminCidrs")
-        if not isinstance(raw, list):
-            self.bad(key, raw, "a list of CIDR blocks such as 203.0.113.10/32")
-            return ()
-        cidrs: list[str] = []
-        for item in raw:
-            try:
-                net = ipaddress.ip_network(str(item), strict=True)
-            except ValueError:
-                self.bad(key, item, "a CIDR block with no host bits set, such as 203.0.113.10/32")
-                continue
-            if net.prefixlen == 0:
-                self.bad(key, item, "a specific network: admin access is never open to 0.0.0.0/0 or ::/0")
-                continue
-            cidrs.append(str(net))
-        if ssh_mode == "direct" and not raw:
-            self.bad(key, raw, "at least one CIDR block when sshMode is direct")
-        return tuple(cidrs)
-
-    def _image_tags(self, is_prod: bool) -> ImageTags:
-        raw = self.raw("imageTags")
-        key = self.key("imageTags")
-        if not isinstance(raw, dict):
-            self.bad(key, raw, f"a map with the image tags of: {', '.join(REQUIRED_IMAGES)}")
-            return ImageTags("", "")
-        tags: dict[str, str] = {}
-        for image in REQUIRED_IMAGES:
-            value = raw.get(image)
-            if not isinstance(value, str) or not _IMAGE_TAG.match(value):
-                self.bad(f"{key}.{image}", value, "a Docker image tag (letters, digits, . _ -) or sha256 digest")
-            elif is_prod and value == "latest":
-                self.bad(f"{key}.{image}", value, "a fixed version: `latest` is not allowed in prod")
-            else:
-                tags[image] = value
-        for extra in sorted(set(raw) - set(REQUIRED_IMAGES)):
-            self.bad(f"{key}.{extra}", raw[extra], f"only these images take a tag: {', '.join(REQUIRED_IMAGES)}")
-        return ImageTags(tags.get("frontend", ""), tags.get("postgres", ""))
+            net = ipaddress.ip_network(str(item), strict=True)
+        except ValueError:
+            r.bad(key, item, "a CIDR block with no host bits set, such as 203.0.113.10/32")
+            continue
+        if net.prefixlen == 0:
+            r.bad(key, item, "a specific network: admin access is never open to 0.0.0.0/0 or ::/0")
+            continue
+        cidrs.append(str(net))
+    if ssh_mode == "direct" and not raw:
+        r.bad(key, raw, "at least one CIDR block when sshMode is direct")
+    return tuple(cidrs)
 
 
-def _is_time_zone(value: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return "/" in value or value == "UTC"
+def _images(r: Reader, is_prod: bool) -> ImageTags:
+    """The tags of the images the stack builds itself; prod pins a version."""
+    raw = r.raw("imageTags")
+    key = r.key("imageTags")
+    if not isinstance(raw, dict):
+        r.bad(key, raw, f"a map with the image tags of: {', '.join(REQUIRED_IMAGES)}")
+        return ImageTags("", "")
+    tags: dict[str, str] = {}
+    for image in REQUIRED_IMAGES:
+        value = raw.get(image)
+        if not isinstance(value, str) or not IMAGE_TAG.match(value):
+            r.bad(f"{key}.{image}", value, "a Docker image tag (letters, digits, . _ -) or sha256 digest")
+        elif is_prod and value == "latest":
+            r.bad(f"{key}.{image}", value, "a fixed version: `latest` is not allowed in prod")
+        else:
+            tags[image] = value
+    for extra in sorted(set(raw) - set(REQUIRED_IMAGES)):
+        r.bad(f"{key}.{extra}", raw[extra], f"only these images take a tag: {', '.join(REQUIRED_IMAGES)}")
+    return ImageTags(tags.get("frontend", ""), tags.get("postgres", ""))
+
+
+def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
+    """Whether backups are copied to a second region, and which one (never the stack's own)."""
+    if not r.boolean("replicateBackups"):
+        return False, None
+    allowed = "an AWS region name, required when replicateBackups is true"
+    replica_region = r.string("replicaRegion", REGION.match, allowed)
+    if replica_region == region:
+        r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
+    return True, replica_region
+
+
+def _ownership(r: Reader) -> tuple[float, str]:
+    """The monthly budget the cost gate holds the stack to, and the team that owns it."""
+    budget = r.positive_number("monthlyBudgetUsd", "a number of US dollars greater than 0")
+    return budget, r.string("owner", lambda v: v.strip(), "the team that owns the stack (tag `owner`)")
+
+
+def _unknown_keys(r: Reader) -> None:
+    """A misspelt key would otherwise be ignored silently and its default used."""
+    present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
+    prefix = f"{PROJECT}:"
+    for key in sorted(k for k in present if k.startswith(prefix)):
+        if key[len(prefix) :] not in KNOWN_KEYS:
+            r.bad(key, "(set)", f"a known setting; this project reads: {', '.join(sorted(KNOWN_KEYS))}")

@@ -22,6 +22,7 @@ from components.config import StackConfig
 from components.engine_versions import check_fits
 from components.workload.backup_job import backup_job_spec
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
+from components.workload.images import UPSTREAM, upstream
 from components.workload.services import (
     HealthCheck,
     Image,
@@ -30,21 +31,12 @@ from components.workload.services import (
     Routing,
     ServiceSpec,
     Volume,
-    validate_catalogue,
     wget_check,
 )
+from components.workload.spec_checks import validate_catalogue
 
-# Upstream application images, pinned (monitoring images: components/workload/catalogue_monitoring.py).
-# The project's own images live in ECR (PRIVATE_IMAGES). Directus runs the official image: CD
-# no longer builds one with extensions (none ships yet, and a named volume over
-# /directus/extensions would hide them); its ECR repository stays until its old images are
-# deleted, and gets its own imageTags key if an extended image ever returns.
-UPSTREAM = {
-    # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
-    "traefik": ("traefik", "v3.6.1"),
-    "directus": ("directus/directus", "11.12.0"),
-    "redis": ("redis", "7.4.2-alpine"),
-}
+# Images with an ECR repository of the stack: the project's own (frontend, postgres) and directus,
+# whose repository stays until its old images are deleted. Upstream pins: components/workload/images.py.
 PRIVATE_IMAGES = ("frontend", "postgres", "directus")
 SECRET_NAMES = (
     "postgres_password",
@@ -62,22 +54,21 @@ HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
 @dataclass(frozen=True)
 class CatalogueInputs:
-    """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud."""
+    """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud.
+
+    repositories: ECR repository URL per private image (frontend, postgres, directus).
+    postgres_settings: extra PostgreSQL server settings (`-c key=value`), merged over
+    the base ones; the backups component supplies archive_mode, archive_command, ...
+    config_files: per service, files delivered into its container (path -> content);
+    the monitoring component supplies Prometheus, Alertmanager and Grafana files.
+    """
 
     repositories: Mapping[str, pulumi.Input[str]]
-    """ECR repository URL per private image (frontend, postgres, directus)."""
     uploads_bucket: pulumi.Input[str]
-    """Name of the uploads bucket Directus' S3 storage driver writes to."""
     backups_bucket: pulumi.Input[str]
-    """Name of the backups bucket: WAL archiving, base backups and dumps go there."""
     secrets: Mapping[str, pulumi.Input[str]]
-    """Generated secret per name in SECRET_NAMES (ServiceSecrets.values), delivered to containers as files."""
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
-    """Extra PostgreSQL server settings (`-c key=value`), merged over the base ones; the backups component
-    supplies archive_mode, archive_command, ... Default: none."""
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
-    """Per service, files delivered into its container (path -> content); the monitoring component supplies
-    Prometheus, Alertmanager and Grafana files. Default: none."""
 
 
 def memory_budget_mb(config: StackConfig) -> int:
@@ -87,11 +78,6 @@ def memory_budget_mb(config: StackConfig) -> int:
 def _scale(config: StackConfig) -> int:
     """How many times a 4 GiB host the instance is: the application tier's limits grow with it."""
     return max(1, int(config.instance_shape.memory_gib // 4))
-
-
-def _upstream(name: str) -> Image:
-    repo, tag = UPSTREAM[name]
-    return Image(repo, tag)
 
 
 def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
@@ -122,7 +108,7 @@ def traefik(trusted_cidr: str) -> ServiceSpec:
     entrypoints = {"app": 3000, "cms": 8055}
     return ServiceSpec(
         name="traefik",
-        image=_upstream("traefik"),
+        image=upstream("traefik"),
         command=(
             "--providers.docker=true",
             # Only containers that carry traefik.enable=true are routed.
@@ -204,7 +190,7 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
     }
     return ServiceSpec(
         name="directus",
-        image=_upstream("directus"),
+        image=upstream("directus"),
         env=env,
         secrets={
             "directus_secret": inputs.secrets["directus_secret"],
@@ -296,7 +282,7 @@ def redis(scale: int) -> ServiceSpec:
     memory = 192 * scale
     return ServiceSpec(
         name="redis",
-        image=_upstream("redis"),
+        image=upstream("redis"),
         # A cache: no persistence, and it evicts the least recently used keys when full.
         command=(
             "redis-server",

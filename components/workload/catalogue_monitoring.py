@@ -1,6 +1,6 @@
 """The monitoring half of the catalogue: Prometheus, Alertmanager, Grafana and the exporters.
 
-Images are pinned here; their configuration files (prometheus.yml, rules,
+Images are pinned in components/workload/images.py; their configuration files (prometheus.yml, rules,
 alertmanager.yml, Grafana provisioning) belong to the monitoring component,
 which passes them as `config_files` (container path -> content). Their digest
 is a container label, so a changed file redeploys the container. Nothing here
@@ -15,27 +15,13 @@ import pulumi
 
 from components.backups import CRM_DATABASE, CRM_DB_USER
 from components.config import StackConfig
+from components.workload.images import upstream
 from components.workload.monitoring_config import grafana_settings, prometheus_flags
-from components.workload.services import Image, Metrics, Routing, ServiceSpec, Volume, wget_check
+from components.workload.services import Metrics, Routing, ServiceSpec, Volume, wget_check
 
-IMAGES = {
-    "prometheus": ("prom/prometheus", "v3.2.1"),
-    "alertmanager": ("prom/alertmanager", "v0.28.1"),
-    "grafana": ("grafana/grafana", "11.5.2"),
-    "node-exporter": ("prom/node-exporter", "v1.9.0"),
-    "cadvisor": ("gcr.io/cadvisor/cadvisor", "v0.49.2"),
-    "postgres-exporter": ("quay.io/prometheuscommunity/postgres-exporter", "v0.17.1"),
-    "redis-exporter": ("oliver006/redis_exporter", "v1.69.0-alpine"),
-    "blackbox-exporter": ("prom/blackbox-exporter", "v0.26.0"),
-}
 # The backup job writes its success metric here; node-exporter's textfile collector reads it.
 NODE_TEXTFILE_DIR = "/srv/data/node-exporter-textfile"
 NOBODY = "65534"  # the user of the Prometheus-project images
-
-
-def _image(name: str) -> Image:
-    repo, tag = IMAGES[name]
-    return Image(repo, tag)
 
 
 def monitoring(
@@ -61,7 +47,7 @@ def prometheus(
     scale = max(1, int(config.instance_shape.memory_gib // 4))
     return ServiceSpec(
         name="prometheus",
-        image=_image("prometheus"),
+        image=upstream("prometheus"),
         # Size-based retention from the data volume; no lifecycle API: a config change
         # redeploys the container (its digest label changes) instead of a reload call.
         command=tuple(prometheus_flags(config.data_volume_size_gb)),
@@ -89,7 +75,7 @@ def prometheus(
 def alertmanager(files: Mapping[str, pulumi.Input[str]]) -> ServiceSpec:
     return ServiceSpec(
         name="alertmanager",
-        image=_image("alertmanager"),
+        image=upstream("alertmanager"),
         command=("--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"),
         health=wget_check("http://127.0.0.1:9093/-/healthy"),
         memory_mb=48,
@@ -111,7 +97,7 @@ def grafana(
 ) -> ServiceSpec:
     return ServiceSpec(
         name="grafana",
-        image=_image("grafana"),
+        image=upstream("grafana"),
         env=grafana_settings(config.grafana_host),
         secrets={"grafana_admin_password": secrets["grafana_admin_password"]},
         # Grafana's file variant of any setting is the setting's name plus __FILE.
@@ -140,7 +126,7 @@ def exporters(
     return [
         ServiceSpec(
             name="postgres-exporter",
-            image=_image("postgres-exporter"),
+            image=upstream("postgres-exporter"),
             env={
                 # The database the stack's postgres creates; pg_stat_database and pg_up follow it.
                 "DATA_SOURCE_URI": f"postgres:5432/{CRM_DATABASE}?sslmode=disable",
@@ -158,7 +144,7 @@ def exporters(
         ),
         ServiceSpec(
             name="redis-exporter",
-            image=_image("redis-exporter"),
+            image=upstream("redis-exporter"),
             env={"REDIS_ADDR": "redis://redis:6379"},
             health=wget_check("http://127.0.0.1:9121/health"),
             memory_mb=32,
@@ -169,7 +155,7 @@ def exporters(
         ),
         ServiceSpec(
             name="blackbox-exporter",
-            image=_image("blackbox-exporter"),
+            image=upstream("blackbox-exporter"),
             command=("--config.file=/etc/blackbox_exporter/config.yml",),
             health=wget_check("http://127.0.0.1:9115/-/healthy"),
             memory_mb=32,
@@ -191,7 +177,7 @@ def node_exporter() -> ServiceSpec:
     """
     return ServiceSpec(
         name="node-exporter",
-        image=_image("node-exporter"),
+        image=upstream("node-exporter"),
         command=(
             "--web.listen-address=:9100",
             "--path.procfs=/host/proc",
@@ -224,7 +210,7 @@ def node_exporter() -> ServiceSpec:
 def cadvisor() -> ServiceSpec:
     return ServiceSpec(
         name="cadvisor",
-        image=_image("cadvisor"),
+        image=upstream("cadvisor"),
         command=("--docker_only=true", "--housekeeping_interval=30s", "--store_container_labels=false"),
         health=wget_check("http://127.0.0.1:8080/healthz"),
         memory_mb=160,

@@ -26,6 +26,7 @@ import yaml
 from components.backups import stack_postgres_settings
 from components.config import StackConfig
 from components.workload.catalogue import PRIVATE_IMAGES, SECRET_NAMES, CatalogueInputs, catalogue
+from components.workload.images import LOCAL_AWS_IMAGE
 from components.workload.monitoring_config import ALERTMANAGER_CONFIG, monitoring_files
 from components.workload.services import (
     DATA_ROOT,
@@ -44,7 +45,6 @@ SECRETS_DIR = "local/secrets"
 CONFIG_DIR = "local/config"
 # One local server for the AWS APIs the stack calls: S3 (uploads, backups) and SNS (alerts).
 LOCAL_AWS = "aws-local"
-LOCAL_AWS_IMAGE = "motoserver/moto:5.2.5"
 LOCAL_AWS_URL = f"http://{LOCAL_AWS}:5000"
 LOCAL_ACCOUNT = "123456789012"  # the account id the local server reports
 LOCAL_BUCKETS = {"uploads": "uploads", "backups": "backups"}

@@ -34,17 +34,31 @@ class Shape:
 def platform(shape: Shape = Shape()) -> None:
     """The shape of the platform: host, data volume, snapshots, buckets, ALB, alarms, DNS check."""
     tags = {"project": "quintas-crm-infra", "stack": pulumi.get_stack(), "owner": "platform-team"}
+    subnets = _network(tags)
+    _host(shape, tags, subnets[0])
+    _buckets_and_alb(tags, subnets)
+    _alerts(shape, tags)
+    aws.kms.Key("data", description="data key", enable_key_rotation=True, tags=tags)
+    aws.ecr.Repository("frontend", name="quintas-crm/frontend", tags=tags)
+
+
+def _network(tags: dict[str, str]) -> list[aws.ec2.Subnet]:
     vpc = aws.ec2.Vpc("vpc", cidr_block="10.40.0.0/16", tags=tags)
     subnets = [
         aws.ec2.Subnet(f"public-{n}", vpc_id=vpc.id, cidr_block=f"10.40.{n}.0/24", availability_zone=f"us-east-1{az}")
         for n, az in ((1, "a"), (2, "b"))
     ]
     aws.ec2.SecurityGroup("host", vpc_id=vpc.id, description="host", tags=tags)
+    return subnets
+
+
+def _host(shape: Shape, tags: dict[str, str], subnet: aws.ec2.Subnet) -> None:
+    """The instance with its address, the data volume and its daily snapshots."""
     host = aws.ec2.Instance(
         "host",
         ami="ami-0123456789abcdef0",
         instance_type=shape.instance_type,
-        subnet_id=subnets[0].id,
+        subnet_id=subnet.id,
         monitoring=shape.monitoring,
         associate_public_ip_address=True,
         root_block_device={"volume_size": shape.root_gb, "volume_type": "gp3", "encrypted": True},
@@ -80,6 +94,9 @@ def platform(shape: Shape = Shape()) -> None:
         },
         tags=tags,
     )
+
+
+def _buckets_and_alb(tags: dict[str, str], subnets: list[aws.ec2.Subnet]) -> None:
     for name in ("uploads", "backups", "logs"):
         aws.s3.Bucket(name, bucket=f"quintas-crm-{pulumi.get_stack()}-{name}", tags=tags)
     aws.lb.LoadBalancer(
@@ -89,6 +106,10 @@ def platform(shape: Shape = Shape()) -> None:
         drop_invalid_header_fields=True,
         tags=tags,
     )
+
+
+def _alerts(shape: Shape, tags: dict[str, str]) -> None:
+    """The topic and its e-mails, the alarms, the log groups and the external health check."""
     topic = aws.sns.Topic("alerts", name=f"quintas-crm-{pulumi.get_stack()}-alerts", tags=tags)
     for n in range(shape.emails):
         aws.sns.TopicSubscription(f"email-{n}", topic=topic.arn, protocol="email", endpoint=f"ops{n}@example.com")
@@ -117,8 +138,6 @@ def platform(shape: Shape = Shape()) -> None:
         failure_threshold=3,
         tags=tags,
     )
-    aws.kms.Key("data", description="data key", enable_key_rotation=True, tags=tags)
-    aws.ecr.Repository("frontend", name="quintas-crm/frontend", tags=tags)
 
 
 def configured() -> None:

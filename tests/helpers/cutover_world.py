@@ -123,19 +123,7 @@ def build_world(
     elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=endpoint)
     route53 = boto3.client("route53", region_name=REGION, endpoint_url=endpoint)
 
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, az in enumerate("ab")
-    ]
-    # Filtered: listing all of moto's ~1300 stock images takes seconds.
-    image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["*ubuntu*"]}])["Images"][0][
-        "ImageId"
-    ]
-    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.large", SubnetId=subnets[0])
-    instance_id = instance["Instances"][0]["InstanceId"]
+    vpc, subnets, instance_id = _host(ec2)
 
     alb = elbv2.create_load_balancer(
         Name=f"quintas-crm-prod-alb-{n}", Subnets=subnets, IpAddressType="dualstack" if dualstack else "ipv4"
@@ -153,6 +141,38 @@ def build_world(
             elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance_id, "Port": port}])
     _route_hosts(endpoint, alb["LoadBalancerArn"], groups)
 
+    zone_id = _zone_with_old_records(route53, n)
+    outputs = {
+        "albDnsName": alb["DNSName"],
+        "albZoneId": alb["CanonicalHostedZoneId"],
+        "appUrl": "https://app.quintas-crm.example",
+        "cmsUrl": "https://cms.quintas-crm.example",
+        "hostInstanceId": instance_id,
+    }
+    env = dict(os.environ, **DUMMY_CREDENTIALS)
+    return World(endpoint, tmp, health, zone_id, instance_id, outputs, route53, env)
+
+
+def _host(ec2: Any) -> tuple[str, list[str], str]:
+    """A VPC with two subnets and the instance in the first: (vpc id, subnet ids, instance id)."""
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    # Filtered: listing all of moto's ~1300 stock images takes seconds.
+    image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["*ubuntu*"]}])["Images"][0][
+        "ImageId"
+    ]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.large", SubnetId=subnets[0])
+    instance_id = instance["Instances"][0]["InstanceId"]
+    return vpc, subnets, instance_id
+
+
+def _zone_with_old_records(route53: Any, n: int) -> str:
+    """The hosted zone as the old hosting left it (app, cms and www elsewhere); returns its id."""
     zone = route53.create_hosted_zone(Name="quintas-crm.example", CallerReference=f"quintas-{n}")["HostedZone"]
     zone_id = zone["Id"].split("/")[-1]
     old = [
@@ -166,21 +186,18 @@ def build_world(
             "Changes": [
                 {
                     "Action": "CREATE",
-                    "ResourceRecordSet": {"Name": n, "Type": t, "TTL": 300, "ResourceRecords": [{"Value": v}]},
+                    "ResourceRecordSet": {
+                        "Name": name,
+                        "Type": kind,
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": value}],
+                    },
                 }
-                for n, t, v in old
+                for name, kind, value in old
             ]
         },
     )
-    outputs = {
-        "albDnsName": alb["DNSName"],
-        "albZoneId": alb["CanonicalHostedZoneId"],
-        "appUrl": "https://app.quintas-crm.example",
-        "cmsUrl": "https://cms.quintas-crm.example",
-        "hostInstanceId": instance_id,
-    }
-    env = dict(os.environ, **DUMMY_CREDENTIALS)
-    return World(endpoint, tmp, health, zone_id, instance_id, outputs, route53, env)
+    return zone_id
 
 
 def _route_hosts(endpoint: str, alb_arn: str, groups: dict[str, str]) -> None:

@@ -181,7 +181,7 @@ def test_free_types_cost_nothing_and_are_not_flagged() -> None:
 
 
 def test_every_type_the_simulated_cloud_knows_is_priced_or_known_free() -> None:
-    from ops.sim.cloud import RESOURCES
+    from ops.sim.templates import RESOURCES
     from policies.rules.pricing.model import RULES
 
     book = pricing.load()

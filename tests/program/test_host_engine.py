@@ -15,6 +15,7 @@ import yaml
 from components.aws.host import UBUNTU_RELEASE
 from components.engine_versions import DOCKER_ENGINE, TRAEFIK_ENGINE_LIMIT, check_fits, engine_of, fits
 from components.workload import catalogue
+from components.workload.images import UPSTREAM
 from ops.sim import engine
 
 DOCKER_KEY = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"  # Docker's release signing key
@@ -76,7 +77,7 @@ def test_traefik_before_v3_6_1_does_not_fit_engine_29_or_later() -> None:
 
 
 def test_a_traefik_pin_outside_the_table_stops_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(catalogue.UPSTREAM, "traefik", ("traefik", "v3.7.0"))
+    monkeypatch.setitem(UPSTREAM, "traefik", ("traefik", "v3.7.0"))
     with pytest.raises(ValueError, match="Traefik v3.7.0 does not fit"):
         catalogue.traefik("10.40.0.0/16")
 

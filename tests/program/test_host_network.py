@@ -17,9 +17,8 @@ from components.workload.services import (
     ServiceSpec,
     SpecError,
     scrape_targets,
-    validate,
-    validate_catalogue,
 )
+from components.workload.spec_checks import validate, validate_catalogue
 from ops.local import compose
 from ops.sim import engine
 from tests.unit.test_services import specs_of

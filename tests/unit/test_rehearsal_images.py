@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.workload import catalogue, catalogue_monitoring
+from components.workload.images import UPSTREAM
 from ops.local.compose import load_config, render
 from rehearsal import images
 from rehearsal.images import IMAGES_DIR, NOT_REHEARSED, STAND_INS, ImageError, Planned, plan, repository
@@ -52,18 +52,18 @@ def test_every_rendered_image_is_built_or_listed_as_not_rehearsed(
 def test_references_are_the_catalogues_pins(staging: tuple[list[Planned], dict[str, str]]) -> None:
     refs = {p.ref for p in staging[0]}
     for name in ("directus", "redis"):
-        repo, tag = catalogue.UPSTREAM[name]
+        repo, tag = UPSTREAM[name]
         assert f"{repo}:{tag}" in refs
     for name in ("prometheus", "alertmanager", "node-exporter", "blackbox-exporter", "postgres-exporter"):
-        repo, tag = catalogue_monitoring.IMAGES[name]
+        repo, tag = UPSTREAM[name]
         assert f"{repo}:{tag}" in refs
     assert "quintas-crm/postgres:16-3.4-barman-1" in refs  # Pulumi.staging.yaml imageTags.postgres
     assert "quintas-crm/frontend:1.0.0-rc.1" in refs  # Pulumi.staging.yaml imageTags.frontend
 
 
 def test_a_changed_pin_changes_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(catalogue.UPSTREAM, "redis", ("redis", "7.4.3-alpine"))
-    monkeypatch.setitem(catalogue_monitoring.IMAGES, "alertmanager", ("prom/alertmanager", "v0.28.2"))
+    monkeypatch.setitem(UPSTREAM, "redis", ("redis", "7.4.3-alpine"))
+    monkeypatch.setitem(UPSTREAM, "alertmanager", ("prom/alertmanager", "v0.28.2"))
     refs = {p.ref for p in staging_plan()[0]}
     assert {"redis:7.4.3-alpine", "prom/alertmanager:v0.28.2"} <= refs
     assert not {"redis:7.4.2-alpine", "prom/alertmanager:v0.28.1"} & refs
@@ -154,7 +154,7 @@ def test_postgres_stand_in_keeps_the_entrypoint_contract() -> None:
 
 def test_not_rehearsed_names_traefik_grafana_and_cadvisor() -> None:
     for name in ("traefik", "grafana", "cadvisor"):
-        repo, _ = (catalogue.UPSTREAM | catalogue_monitoring.IMAGES)[name]
+        repo, _ = UPSTREAM[name]
         assert repo in NOT_REHEARSED and repo not in STAND_INS
 
 

@@ -20,9 +20,8 @@ from components.workload.services import (
     Volume,
     labels,
     scrape_targets,
-    validate,
-    validate_catalogue,
 )
+from components.workload.spec_checks import validate, validate_catalogue
 from ops.local.compose import load_config
 
 

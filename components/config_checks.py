@@ -1,0 +1,136 @@
+"""The checks StackConfig reads its settings with (components/config.py).
+
+A `Reader` returns each setting as a typed value and never raises: a bad value is
+recorded as a ConfigProblem (key, value, what is allowed) and a fallback is
+returned, so reading goes on and every problem of a settings file is reported
+together. Which settings exist and how they relate is config.py's business; this
+module knows only what a valid value of each kind looks like.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+
+T = TypeVar("T")
+
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+IMAGE_TAG = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$")
+PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( \S.*)?$")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    key: str
+    value: object
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value!r}: {self.allowed}"
+
+
+def is_time_zone(value: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in value or value == "UTC"
+
+
+class Reader:
+    """Reads raw values of one namespace (and `aws:`) and records every problem instead of stopping at the first."""
+
+    def __init__(self, namespace: str) -> None:
+        self.cfg = pulumi.Config(namespace)
+        self.aws = pulumi.Config("aws")
+        self.problems: list[ConfigProblem] = []
+
+    def bad(self, key: str, value: object, allowed: str) -> None:
+        self.problems.append(ConfigProblem(key, value, allowed))
+
+    def key(self, name: str, config: pulumi.Config | None = None) -> str:
+        return f"{(config or self.cfg).name}:{name}"
+
+    def raw(self, name: str, config: pulumi.Config | None = None) -> Any:
+        c = config or self.cfg
+        try:
+            return c.get_object(name)
+        except Exception:  # noqa: BLE001 not JSON: a plain string value
+            return c.get(name)
+
+    def string(
+        self,
+        name: str,
+        check: Callable[[str], object],
+        allowed: str,
+        default: str | None = None,
+        config: pulumi.Config | None = None,
+    ) -> str:
+        """A string that passes `check`; unset means `default`, or a problem when there is none."""
+        value = self.raw(name, config)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or not check(value):
+            self.bad(self.key(name, config), value, allowed)
+            return default or ""
+        return value
+
+    def optional(self, name: str, check: Callable[[str], object], allowed: str) -> str | None:
+        """A string that passes `check`, or None when unset (or invalid: then a problem is recorded)."""
+        if self.raw(name) is None:
+            return None
+        return self.string(name, check, allowed) or None
+
+    def one_of(self, name: str, choices: Sequence[T], default: T | None = None, allowed: str = "") -> T | None:
+        """One of `choices`, of the same type (so `true` is not 1); None when invalid or unset without default."""
+        value = self.raw(name)
+        if value is None and default is not None:
+            return default
+        if not any(type(value) is type(choice) and value == choice for choice in choices):
+            self.bad(self.key(name), value, allowed or f"one of: {', '.join(map(str, choices))}")
+            return default
+        return value
+
+    def integer(self, name: str, low: int, high: int, default: int | None = None, allowed: str = "") -> int:
+        """A whole number from `low` to `high`; unset means `default`, or a problem when there is none."""
+        value = self.raw(name)
+        if value is None and default is not None:
+            return default
+        if type(value) is not int or not low <= value <= high:
+            self.bad(self.key(name), value, allowed or f"a whole number from {low} to {high}")
+            return default if default is not None else low
+        return value
+
+    def positive_number(self, name: str, allowed: str) -> float:
+        value = self.raw(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            self.bad(self.key(name), value, allowed)
+            return 0.0
+        return float(value)
+
+    def boolean(self, name: str) -> bool:
+        """true or false; unset means false."""
+        value = self.raw(name)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.bad(self.key(name), value, "true or false")
+            return False
+        return value
+
+    def emails(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if not isinstance(value, list) or not value or not all(isinstance(e, str) and EMAIL.match(e) for e in value):
+            self.bad(self.key(name), value, "a non-empty list of e-mail addresses")
+            return ()
+        return tuple(value)
