@@ -54,21 +54,22 @@ HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
 @dataclass(frozen=True)
 class CatalogueInputs:
-    """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud.
-
-    repositories: ECR repository URL per private image (frontend, postgres, directus).
-    postgres_settings: extra PostgreSQL server settings (`-c key=value`), merged over
-    the base ones; the backups component supplies archive_mode, archive_command, ...
-    config_files: per service, files delivered into its container (path -> content);
-    the monitoring component supplies Prometheus, Alertmanager and Grafana files.
-    """
+    """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud."""
 
     repositories: Mapping[str, pulumi.Input[str]]
+    """ECR repository URL per private image (frontend, postgres, directus)."""
     uploads_bucket: pulumi.Input[str]
+    """Name of the uploads bucket Directus' S3 storage driver writes to."""
     backups_bucket: pulumi.Input[str]
+    """Name of the backups bucket: WAL archiving, base backups and dumps go there."""
     secrets: Mapping[str, pulumi.Input[str]]
+    """Generated secret per name in SECRET_NAMES (ServiceSecrets.values), delivered to containers as files."""
     postgres_settings: Mapping[str, str] = field(default_factory=dict)
+    """Extra PostgreSQL server settings (`-c key=value`), merged over the base ones; the backups component
+    supplies archive_mode, archive_command, ... Default: none."""
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+    """Per service, files delivered into its container (path -> content); the monitoring component supplies
+    Prometheus, Alertmanager and Grafana files. Default: none."""
 
 
 def memory_budget_mb(config: StackConfig) -> int:
