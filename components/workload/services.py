@@ -274,7 +274,7 @@ def scrape_targets(specs: Iterable[ServiceSpec]) -> list[ScrapeTarget]:
 
 def duration_seconds(duration: str) -> int:
     """A Docker duration (\"15s\", \"1m\", \"500ms\") in whole seconds; 0 when it is not one."""
-    match = re.match(r"^(\d+)(ms|s|m)$", duration)
+    match = re.fullmatch(r"([0-9]+)(ms|s|m)", duration)
     if not match:
         return 0
     value, unit = int(match.group(1)), match.group(2)

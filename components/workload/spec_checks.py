@@ -42,23 +42,23 @@ from components.workload.services import (
 SYSTEM_PATHS = frozenset({"/", "/proc", "/sys", "/var/run", "/var/run/docker.sock", "/var/lib/docker", "/dev/disk"})
 ENTRYPOINTS = {"app": 3000, "cms": 8055}
 RESTART_POLICIES = ("unless-stopped", "always", "on-failure", "no")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
-_SECRET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
+_SECRET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|CREDENTIAL)", re.IGNORECASE)
-_DURATION = re.compile(r"^\d+(ms|s|m)$")
+_DURATION = re.compile(r"[0-9]+(ms|s|m)")
 
 
 def validate(spec: ServiceSpec) -> list[str]:
     """Every problem of one spec, each naming the service, the field and the fix."""
     p: list[str] = []
     n = spec.name
-    if not _NAME.match(n):
+    if not _NAME.fullmatch(n):
         p.append(f"{n!r}: name must be a lower-case DNS label (a-z, 0-9, -)")
     if not spec.image.tag or spec.image.tag == "latest":
         p.append(f"{n}: image tag must be a pinned version or sha256 digest, not {spec.image.tag!r}")
     if spec.health is None:
         p.append(f"{n}: missing health check: give the spec a HealthCheck (Traefik and updates rely on it)")
-    elif not spec.health.test or not all(_DURATION.match(d) for d in _durations(spec.health)):
+    elif not spec.health.test or not all(_DURATION.fullmatch(d) for d in _durations(spec.health)):
         p.append(f"{n}: health check needs a command and durations such as 10s")
     elif duration_seconds(spec.health.start_period) < duration_seconds(spec.health.interval):
         # The engine runs the first probe one interval after the start: a shorter start
@@ -132,7 +132,7 @@ def _env_problems(spec: ServiceSpec) -> list[str]:
         elif key.endswith("_FILE") and isinstance(value, str) and value.startswith(SECRETS_DIR):
             p.append(f"{n}: env {key} points at a secret file; declare it in secret_env instead")
     for secret in spec.secrets:
-        if not _SECRET_NAME.match(secret):
+        if not _SECRET_NAME.fullmatch(secret):
             p.append(f"{n}: secret name {secret!r} must be lower-case letters, digits and _")
     for var, secret in spec.secret_env.items():
         if not var.endswith("_FILE"):
@@ -151,7 +151,7 @@ def _volume_problems(spec: ServiceSpec) -> list[str]:
         if not v.target.startswith("/"):
             p.append(f"{n}: volume target {v.target!r} must be an absolute path")
         if not v.is_host_path:
-            if not _NAME.match(v.source):
+            if not _NAME.fullmatch(v.source):
                 p.append(f"{n}: named volume {v.source!r} must be a lower-case DNS label")
             continue
         if v.source == DATA_ROOT or v.source.startswith(DATA_ROOT + "/"):

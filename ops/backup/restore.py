@@ -33,7 +33,7 @@ from ops.backup.postgres_local import (
 )
 from ops.backup.verify import BaseBackup, base_backups
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 _RECOVERY_BEGIN = "# quintas restore: recovery settings (removed after verification)"
 
 
@@ -73,7 +73,7 @@ def parse_target(value: str) -> dt.datetime | None:
 
 def check_table_names(tables: list[str]) -> None:
     for name in tables:
-        if not _IDENT.match(name):
+        if not _IDENT.fullmatch(name):
             raise RestoreError(f"--verify-table {name!r} is not a table name such as payments or public.payments")
 
 

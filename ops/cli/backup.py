@@ -27,7 +27,7 @@ from ops.backup import verify as backup_verify
 from ops.backup.postgres_local import ServerError, find_pg_bin
 
 ROOT = Path(__file__).resolve().parents[2]
-_STACK = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_STACK = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class InputError(Exception):
@@ -64,7 +64,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_target(args: argparse.Namespace) -> BackupTarget:
-    if not _STACK.match(args.stack):
+    if not _STACK.fullmatch(args.stack):
         raise InputError(f"--stack {args.stack!r} is not a stack name (lower-case letters, digits, -)")
     bucket = args.bucket
     if not bucket and args.outputs:
@@ -83,16 +83,17 @@ def resolve_target(args: argparse.Namespace) -> BackupTarget:
 
 
 def stack_archive_timeout(stack: str) -> int:
-    import yaml  # here: the restore also runs in the postgres image, which has no PyYAML
+    # Here, not at the top: the restore also runs in the postgres image, which has no PyYAML.
+    from ops.sim import engine
 
-    path = ROOT / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise InputError(f"no settings file {path.name} for stack {stack!r}: pass --archive-timeout SECONDS")
-    settings = (yaml.safe_load(path.read_text()) or {}).get("config", {})
-    value = settings.get("quintas-crm-infra:archiveTimeoutSeconds", 60)
-    if not isinstance(value, int) or value < 1:
-        raise InputError(f"archiveTimeoutSeconds in {path.name} is {value!r}, not a number of seconds")
-    return value
+    try:
+        settings, _ = engine.load_stack_settings(stack, ROOT)
+    except engine.SettingsFileError as exc:
+        raise InputError(f"{exc}: pass --archive-timeout SECONDS") from exc
+    value = settings.get(f"{engine.PROJECT}:archiveTimeoutSeconds", "60")
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise InputError(f"archiveTimeoutSeconds in Pulumi.{stack}.yaml is {value!r}, not a number of seconds")
+    return int(value)
 
 
 def _verify(args: argparse.Namespace, out: TextIO) -> int:

@@ -26,8 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
+from ops.sim import settings_file
 from ops.sim.model import (
     REGISTERED_ATTR,
     SECRET_SIG,
@@ -105,34 +104,14 @@ def available_stacks(root: Path | None = None) -> list[str]:
 
 
 def load_stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str, str], list[str]]:
-    """Config as the CLI hands it to the program: strings, JSON for structured values.
-
-    `secure:` values are replaced by a placeholder and listed as secret keys, so a
-    run never needs the stack's passphrase or KMS key.
-    """
+    """Config as the CLI hands it to the program (ops/sim/settings_file.py), and its secret keys."""
+    if not settings_file.STACK_NAME.fullmatch(stack):
+        raise SettingsFileError(f"stack name {stack!r}: letters, digits, '-', '_' and '.' only, at most 100 characters")
     path = stack_file(stack, root)
     if not path.is_file():
         known = ", ".join(available_stacks(root)) or "none"
         raise SettingsFileError(f"no settings file {path.name} for stack {stack!r}; stacks with a file: {known}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsFileError(f"{path.name} is not valid YAML: {exc}") from exc
-    raw = doc.get("config") or {}
-    if not isinstance(raw, dict):
-        raise SettingsFileError(f"{path.name}: `config` must be a map of settings")
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in raw.items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[full] = f"simulated-secret-for-{full}"
-            secret_keys.append(full)
-        elif isinstance(value, str):
-            config[full] = value
-        else:
-            config[full] = json.dumps(value)
-    return config, secret_keys
+    return settings_file.read(path, PROJECT)
 
 
 # ----------------------------------------------------------------- the run

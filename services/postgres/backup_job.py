@@ -35,10 +35,10 @@ from pathlib import Path
 
 log = logging.getLogger("backup-job")
 UTC = dt.UTC
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 # Same compression as archive_command (components/backups.py, where the choice is explained).
 COMPRESSION = "--gzip"
-_WINDOW = re.compile(r"^RECOVERY WINDOW OF (\d+) DAYS?$")
+_WINDOW = re.compile(r"RECOVERY WINDOW OF ([0-9]+) DAYS?")
 _METRIC = re.compile(r'^quintas_backup_(\w+)\{kind="(base|dump)"\} (\S+)$')
 
 
@@ -53,7 +53,7 @@ def next_run(now: dt.datetime, hhmm: str, zone: zoneinfo.ZoneInfo) -> dt.datetim
     later (02:30 in a 02:00-03:00 gap runs at 03:30); on the day they fall back,
     it runs once, at the first of the two hhmm.
     """
-    match = _HHMM.match(hhmm)
+    match = _HHMM.fullmatch(hhmm)
     if not match:
         raise SettingsError(f"backup time {hhmm!r} is not HH:MM (24-hour), e.g. 02:00")
     if now.tzinfo is None:
@@ -99,7 +99,7 @@ class Settings:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise SettingsError(f"BACKUP_TIME_ZONE={zone_name!r} is not an IANA time zone") from exc
         backup_time = env.get("BACKUP_TIME", "02:00")
-        if not _HHMM.match(backup_time):
+        if not _HHMM.fullmatch(backup_time):
             raise SettingsError(f"BACKUP_TIME={backup_time!r} is not HH:MM (24-hour), e.g. 02:00")
         return Settings(
             stack=env["BACKUP_STACK"],
@@ -196,7 +196,7 @@ def dump(settings: Settings, now: dt.datetime) -> int | None:
 
 def prune_dumps(settings: Settings, now: dt.datetime) -> bool:
     """Deletes dumps older than the recovery window; the newest is always kept."""
-    match = _WINDOW.match(settings.retention_policy)
+    match = _WINDOW.fullmatch(settings.retention_policy)
     if not match:
         log.error("dump retention SKIPPED: %r is not RECOVERY WINDOW OF N DAYS", settings.retention_policy)
         return False
