@@ -4,8 +4,9 @@
 simulated engine and prints one line per priced item (quantity, unit price,
 monthly USD), the total and how it compares with `monthlyBudgetUsd`.
 `--markdown` prints docs/cost.md (both stacks and the cheaper options).
-Exit 0 on success, 2 on bad input (unknown stack, invalid settings, broken
-price data), 1 on a program error. On-demand list prices, from
+Exit 0 within budget, 1 over budget (or a resource without a price) or on a
+program error, 2 on bad input (unknown stack, invalid settings or budget, broken
+price data). On-demand list prices, from
 policies/rules/pricing/prices/aws.yaml.
 """
 
@@ -53,7 +54,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
         out.write("\n")
     else:
         render_text(est, check, out)
-    return 0
+    # Over budget, or an estimate missing a price: the pull request's check fails (exit 1).
+    return 0 if check.ok else 1
 
 
 def assumption_texts(est: Estimate) -> list[str]:

@@ -86,6 +86,39 @@ def test_invalid_settings_exit_2(tmp_path, monkeypatch) -> None:
     assert "quintas-crm-infra:instanceType" in err
 
 
+def _stack_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str) -> None:
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    text = text.replace("quintas-crm-infra:monthlyBudgetUsd: 75", f"quintas-crm-infra:monthlyBudgetUsd: {budget}")
+    (tmp_path / "Pulumi.staging.yaml").write_text(text)
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_over_budget_exits_1_after_printing_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_flag: tuple[str, ...]
+) -> None:
+    _stack_with(tmp_path, monkeypatch, "10")
+    code, out, err = _run("cost", "--stack", "staging", *json_flag)
+    assert code == 1, (out, err)
+    if json_flag:
+        doc = json.loads(out)
+        assert doc["within_budget"] is False and doc["budget_usd"] == 10
+    else:
+        assert "over the $10.00 budget" in out
+
+
+@pytest.mark.parametrize("budget", [".nan", ".inf", '"nan"', '"inf"', '"-inf"', "0", "-5"])
+def test_a_budget_that_is_not_a_positive_finite_number_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str
+) -> None:
+    _stack_with(tmp_path, monkeypatch, budget)
+    code, out, err = _run("cost", "--stack", "staging", "--json")
+    assert code == 2 and out == "", out
+    assert "monthlyBudgetUsd" in err and err.startswith("error: ")
+
+
 def test_a_broken_price_file_exits_2(tmp_path, monkeypatch) -> None:
     broken = tmp_path / "aws.yaml"
     broken.write_text(pricing.DATA_FILE.read_text().replace("source: ec2}", "}", 1))
