@@ -68,7 +68,20 @@ def parse_target(value: str) -> dt.datetime | None:
         raise RestoreError(
             f"--to {value!r} is neither `latest` nor an ISO time such as 2026-11-28T01:30:00+00:00"
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    if moment > dt.datetime.now(dt.UTC):
+        raise RestoreError(f"--to {value!r} is in the future: give a past time, or `latest`")
+    return moment
+
+
+def check_report_path(path: Path | None) -> None:
+    """Checked before any work: a report that cannot be written would be lost after the restore."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise RestoreError(f"--report-json {path} is a directory: give a file name")
+    if not path.parent.is_dir():
+        raise RestoreError(f"--report-json {path}: the directory {path.parent} does not exist: create it first")
 
 
 def check_table_names(tables: list[str]) -> None:

@@ -25,6 +25,7 @@ from components.backups import BARMAN_SERVER, CRM_DATABASE, CRM_DB_USER, BackupT
 from ops.backup import restore
 from ops.backup import verify as backup_verify
 from ops.backup.postgres_local import ServerError, find_pg_bin
+from ops.cli.args import seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 _STACK = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"role to verify as; a stack's cluster has only its owner (default {CRM_DB_USER})",
     )
     rest.add_argument("--pg-bin", help="PostgreSQL bin directory (default: newest /usr/lib/postgresql/*/bin)")
-    rest.add_argument("--timeout", type=float, default=3600, help="seconds to wait for recovery (default 3600)")
+    rest.add_argument("--timeout", type=seconds, default=3600, help="seconds to wait for recovery (default 3600)")
     rest.add_argument("--report-json", type=Path, help="also write the verification report to this file")
 
 
@@ -125,6 +126,7 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
         restore.parse_target(args.to)
         restore.check_table_names(args.verify_table)
         restore.check_target_dir(target_dir)
+        restore.check_report_path(args.report_json)
         pg_bin = find_pg_bin(args.pg_bin)
     except (restore.RestoreError, ServerError) as exc:
         raise InputError(str(exc)) from exc

@@ -50,6 +50,9 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.s
         err.write(f"error: {exc}\n")
         return 1
     root = Path(args.dir)
+    if root.exists() and not root.is_dir():
+        err.write(f"error: --dir {root} is not a directory: give the project directory the Compose file will live in\n")
+        return 2
     if args.init_secrets:
         init_secrets(root, err)
     for path, content in config_files(config).items():

@@ -23,6 +23,7 @@ from typing import TextIO
 
 import botocore.exceptions
 
+from ops.cli.args import seconds
 from ops.dns.cutover import BadInput, cutover, rollback, zone_id
 from ops.dns.health import CheckFailed
 
@@ -42,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where to send the health requests (scheme://host[:port]); default: https://<albDnsName>",
     )
     parser.add_argument("--state-dir", type=Path, default=Path(".dns-cutover"), help="where saved records are kept")
-    parser.add_argument("--wait-timeout", type=float, default=300.0, help="seconds to wait for INSYNC (default 300)")
-    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between INSYNC polls (default 5)")
+    parser.add_argument("--wait-timeout", type=seconds, default=300.0, help="seconds to wait for INSYNC (default 300)")
+    parser.add_argument("--poll-interval", type=seconds, default=5.0, help="seconds between INSYNC polls (default 5)")
 
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

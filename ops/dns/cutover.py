@@ -120,6 +120,10 @@ def load_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
             data = json.loads(outputs_file.read_text())
         except OSError as exc:
             raise BadInput(f"cannot read --outputs {outputs_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                f"--outputs {outputs_file} is not UTF-8 text; write it with `pulumi stack output --json`"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise BadInput(
                 f"--outputs {outputs_file} is not JSON ({exc}); write it with `pulumi stack output --json`"
