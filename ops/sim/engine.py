@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from ops.sim import settings_file
 from ops.sim.model import (
+    PROJECT,
     REGISTERED_ATTR,
     SECRET_SIG,
     SECRET_SIG_KEY,
@@ -70,7 +71,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "quintas-crm-infra"
 
 
 def report_failure(exc: BaseException, stack: str, err: TextIO, bad_input: tuple[type[BaseException], ...] = ()) -> int:
@@ -111,7 +111,7 @@ def load_stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str,
     if not path.is_file():
         known = ", ".join(available_stacks(root)) or "none"
         raise SettingsFileError(f"no settings file {path.name} for stack {stack!r}; stacks with a file: {known}")
-    return settings_file.read(path, PROJECT)
+    return settings_file.read(path, settings_file.project_name(root or ROOT, PROJECT))
 
 
 # ----------------------------------------------------------------- the run

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+PROJECT = "quintas-crm-infra"  # the program's project (Pulumi.yaml), the namespace of its settings
 SECRET_TEXT = "[secret]"  # noqa: S105 the placeholder shown instead of a secret
 # How the Pulumi wire format marks a secret value (pulumi.runtime.rpc).
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # noqa: S105

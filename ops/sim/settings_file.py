@@ -84,6 +84,16 @@ def load_yaml(text: str, name: str) -> Any:
         raise SettingsFileError(f"{name}{where}: not valid YAML: {problem}") from exc
 
 
+def project_name(root: Path, default: str) -> str:
+    """The `name` of the project in `root` (its Pulumi.yaml): the namespace of its own settings."""
+    path = root / "Pulumi.yaml"
+    if not path.is_file():
+        return default
+    doc = load_yaml(path.read_text(encoding="utf-8", errors="replace"), path.name)
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) and name else default
+
+
 def read(path: Path, project: str) -> tuple[dict[str, str], list[str]]:
     """The settings of one stack file as the CLI hands them to the program, and its secret keys."""
     data = path.read_bytes()
@@ -130,9 +140,11 @@ def _checked_key(file: str, key: Any, project: str, namespaces: set[str]) -> str
     if not sep or not namespace or not name:
         raise SettingsFileError(f"{file}: config key {key!r} must be `namespace:key` (e.g. {project}:{key})")
     if namespace not in namespaces:
-        from components.config import KNOWN_KEYS  # the project's keys, for the suggestion only
+        from components.config import KNOWN_KEYS  # the main project's keys, for the suggestion only
+        from ops.sim.model import PROJECT
 
-        known = [f"{project}:{k}" for k in sorted(KNOWN_KEYS)] + ["aws:region"]
+        own = [f"{project}:{k}" for k in sorted(KNOWN_KEYS)] if project == PROJECT else []
+        known = [*own, "aws:region"]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else f"; namespaces read: {', '.join(sorted(namespaces))}"
         raise SettingsFileError(f"{file}: {key}: nothing reads the namespace {namespace!r}{hint}")
