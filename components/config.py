@@ -23,6 +23,7 @@ from components.config_checks import (
     IMAGE_TAG,
     PUBLIC_KEY,
     REGION,
+    TAG_VALUE,
     ZONE_ID,
     ConfigProblem,
     Reader,
@@ -235,21 +236,20 @@ def _identity(r: Reader) -> tuple[Environment, str]:
     """Which environment the stack is, and the AWS region it lives in."""
     environment: Environment = "prod" if r.one_of("environment", ("prod", "staging")) == "prod" else "staging"
     # A bad region still falls back to a real one, so that replicaRegion is compared with something.
-    region = r.string("region", REGION.match, "an AWS region name such as us-east-1", config=r.aws) or "us-east-1"
+    region = r.string("region", REGION.fullmatch, "an AWS region name such as us-east-1", config=r.aws) or "us-east-1"
     return environment, region
 
 
 def _names(r: Reader) -> tuple[str, str, str, str | None]:
     """The public DNS names (three different ones) and the Route53 zone that may hold them."""
     allowed = "a lower-case DNS name with at least two labels, e.g. app.example.com"
-    app_host, cms_host, grafana_host = (
-        r.string(k, HOSTNAME.match, allowed) for k in ("appHost", "cmsHost", "grafanaHost")
-    )
+    keys = ("appHost", "cmsHost", "grafanaHost")
+    app_host, cms_host, grafana_host = (r.string(k, HOSTNAME.fullmatch, allowed) for k in keys)
     hosts = [h for h in (app_host, cms_host, grafana_host) if h]
     if len(set(hosts)) != len(hosts):
         r.bad(r.key("cmsHost"), cms_host, "appHost, cmsHost and grafanaHost must all differ")
     zone_allowed = "a Route53 hosted zone id such as Z0123456789ABC, or unset"
-    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.match, zone_allowed)
+    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.fullmatch, zone_allowed)
 
 
 def _machine(r: Reader) -> tuple[str, int]:
@@ -259,7 +259,7 @@ def _machine(r: Reader) -> tuple[str, int]:
 
 def _backup_schedule(r: Reader) -> tuple[str, str]:
     """When the daily backups run: a local time and the time zone it is in."""
-    backup_time = r.string("backupTime", HHMM.match, "a 24-hour time HH:MM such as 02:00", default="02:00")
+    backup_time = r.string("backupTime", HHMM.fullmatch, "a 24-hour time HH:MM such as 02:00", default="02:00")
     time_zone = r.string("timeZone", is_time_zone, "an IANA time zone such as America/Mexico_City")
     return backup_time, time_zone
 
@@ -289,7 +289,7 @@ def _access(r: Reader) -> tuple[SshMode, tuple[str, ...], str]:
     ssh_mode: SshMode = "direct" if r.one_of("sshMode", ("ssm", "direct"), default="ssm") == "direct" else "ssm"
     cidrs = _admin_cidrs(r, ssh_mode)
     key_allowed = "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
-    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.match(v.strip()), key_allowed)
+    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.fullmatch(v.strip()), key_allowed)
     return ssh_mode, cidrs, public_key.strip()
 
 
@@ -327,7 +327,7 @@ def _images(r: Reader, is_prod: bool) -> ImageTags:
     tags: dict[str, str] = {}
     for image in REQUIRED_IMAGES:
         value = raw.get(image)
-        if not isinstance(value, str) or not IMAGE_TAG.match(value):
+        if not isinstance(value, str) or not IMAGE_TAG.fullmatch(value):
             r.bad(f"{key}.{image}", value, "a Docker image tag (letters, digits, . _ -) or sha256 digest")
         elif is_prod and value == "latest":
             r.bad(f"{key}.{image}", value, "a fixed version: `latest` is not allowed in prod")
@@ -343,7 +343,7 @@ def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
     if not r.boolean("replicateBackups"):
         return False, None
     allowed = "an AWS region name, required when replicateBackups is true"
-    replica_region = r.string("replicaRegion", REGION.match, allowed)
+    replica_region = r.string("replicaRegion", REGION.fullmatch, allowed)
     if replica_region == region:
         r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
     return True, replica_region
@@ -352,7 +352,10 @@ def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
 def _ownership(r: Reader) -> tuple[float, str]:
     """The monthly budget the cost gate holds the stack to, and the team that owns it."""
     budget = r.positive_number("monthlyBudgetUsd", "a number of US dollars greater than 0")
-    return budget, r.string("owner", lambda v: v.strip(), "the team that owns the stack (tag `owner`)")
+    allowed = (
+        "the team that owns the stack (tag `owner`): letters, digits, spaces and _ . : / = + - @ (an AWS tag value)"
+    )
+    return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v), allowed)
 
 
 def _unknown_keys(r: Reader) -> None:

@@ -9,6 +9,7 @@ module knows only what a valid value of each kind looks like.
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -19,14 +20,21 @@ import pulumi
 
 T = TypeVar("T")
 
-REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# Every pattern is anchored with \A...\Z (`$` also matches before a final newline) and
+# compiled with re.ASCII (`\d` would take Arabic-Indic or full-width digits); the readers
+# call fullmatch all the same.
+REGION = re.compile(r"\A[a-z]{2}(-gov)?-[a-z]+-[0-9]\Z", re.ASCII)
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
-ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-IMAGE_TAG = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$")
-PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( \S.*)?$")
+HOSTNAME = re.compile(rf"\A(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z", re.ASCII)
+ZONE_ID = re.compile(r"\AZ[A-Z0-9]{1,31}\Z", re.ASCII)
+HHMM = re.compile(r"\A([01][0-9]|2[0-3]):([0-5][0-9])\Z", re.ASCII)
+EMAIL = re.compile(r"\A[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\Z", re.ASCII)
+IMAGE_TAG = re.compile(r"\A([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})\Z", re.ASCII)
+PUBLIC_KEY = re.compile(
+    r"\A(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{40,}={0,2}( [^\r\n]*[^\s])?\Z", re.ASCII
+)
+TAG_VALUE = re.compile(r"\A[A-Za-z0-9_.:/=+@-](?:[A-Za-z0-9 _.:/=+@-]{0,254}[A-Za-z0-9_.:/=+@-])?\Z", re.ASCII)
+"""An AWS tag value: letters, digits, spaces and _ . : / = + - @, at most 256, no space at either end."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class Reader:
 
     def positive_number(self, name: str, allowed: str) -> float:
         value = self.raw(name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
             self.bad(self.key(name), value, allowed)
             return 0.0
         return float(value)
@@ -130,7 +138,11 @@ class Reader:
 
     def emails(self, name: str) -> tuple[str, ...]:
         value = self.raw(name)
-        if not isinstance(value, list) or not value or not all(isinstance(e, str) and EMAIL.match(e) for e in value):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(e, str) and EMAIL.fullmatch(e) for e in value)
+        ):
             self.bad(self.key(name), value, "a non-empty list of e-mail addresses")
             return ()
         return tuple(value)

@@ -1,0 +1,107 @@
+"""StackConfig on bad input (issue 16): full-string ASCII checks, no secret echoed,
+secrets never read into plain settings, cross-field rules, stack names.
+
+The settings are read as the Pulumi CLI hands them to the program (strings, JSON for
+structured values, `secure:` keys listed as secret) in a context of their own, without
+an engine run: the checks run before any resource exists.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components import config as settings
+from components.config import ConfigError, StackConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+P = "quintas-crm-infra"
+
+
+def _shipped(stack: str) -> dict[str, str]:
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def read(
+    stack: str = "staging", *, name: str | None = None, secret: tuple[str, ...] = (), **overrides: Any
+) -> StackConfig:
+    """The shipped `stack` settings with `overrides` (None removes a key), read as stack `name`;
+    the keys in `secret` arrive as `secure:` values (the CLI decrypts them and lists them as secret)."""
+    config = _shipped(stack)
+    for key, value in overrides.items():
+        full = key if ":" in key else f"{P}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    secret_keys = [k if ":" in k else f"{P}:{k}" for k in secret]
+
+    def load() -> StackConfig:
+        pulumi.runtime.set_all_config(config, secret_keys)
+        return settings._read(P, name or stack)
+
+    return contextvars.copy_context().run(load)
+
+
+def problems(stack: str = "staging", **kwargs: Any) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        read(stack, **kwargs)
+    return caught.value
+
+
+def test_the_shipped_stacks_read_without_problems() -> None:
+    assert read("staging").stack == "staging"
+    assert read("prod").is_prod
+
+
+# ----------------------------------------------------------------- 1. full-string, ASCII-only checks
+
+TRAILING_NEWLINE = [
+    ("appHost", "app.staging.quintas-crm.example\n"),
+    ("cmsHost", "cms.staging.quintas-crm.example\n"),
+    ("grafanaHost", "grafana.staging.quintas-crm.example\n"),
+    ("alertEmails", ["ops-staging@quintas-crm.example\n"]),
+    ("imageTags", {"frontend": "1.0.0\n", "postgres": "16-3.4-barman-1"}),
+    ("imageTags", {"frontend": "1.0.0", "postgres": "16-3.4-barman-1\n"}),
+    ("route53ZoneId", "Z0123456789ABC\n"),
+    ("backupTime", "02:00\n"),
+    ("aws:region", "us-east-1\n"),
+    ("owner", "platform-team\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), TRAILING_NEWLINE, ids=[f"{k}-{i}" for i, (k, _) in enumerate(TRAILING_NEWLINE)]
+)
+def test_a_trailing_newline_does_not_pass(key: str, value: Any) -> None:
+    error = problems(**{key: value})
+    full = key if ":" in key else f"{P}:{key}"
+    assert [k.split(".")[0] for k in error.keys] == [full]
+
+
+NON_ASCII_DIGITS = [
+    ("backupTime", "0\u0662:0\u0660"),  # 02:00 with Arabic-Indic digits where \d stood
+    ("backupTime", "1\uff12:3\uff10"),  # 12:30 with full-width digits
+    ("aws:region", "us-east-\u0661"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), NON_ASCII_DIGITS, ids=[f"{k}-{i}" for i, (k, _) in enumerate(NON_ASCII_DIGITS)]
+)
+def test_non_ascii_digits_do_not_pass(key: str, value: Any) -> None:
+    error = problems(**{key: value})
+    full = key if ":" in key else f"{P}:{key}"
+    assert [k.split(".")[0] for k in error.keys] == [full]
+
+
+@pytest.mark.parametrize("budget", [float("nan"), float("inf")])
+def test_a_budget_must_be_a_finite_number(budget: float) -> None:
+    assert problems(monthlyBudgetUsd=budget).keys == [f"{P}:monthlyBudgetUsd"]
