@@ -28,6 +28,7 @@ from components.config_checks import (
     ConfigProblem,
     Reader,
     is_time_zone,
+    key_material,
 )
 
 PROJECT = "quintas-crm-infra"
@@ -100,6 +101,33 @@ KNOWN_KEYS = frozenset(
         "monthlyBudgetUsd",
     }
 )
+
+
+_TAG = "it becomes a tag on every resource"
+_DNS = "it is a public DNS name: in the certificate, the ALB's rules and the stack outputs"
+PLAIN_BECAUSE: Mapping[str, str] = {
+    f"{PROJECT}:{key}": because
+    for key, because in {
+        "environment": _TAG,
+        "owner": _TAG,
+        "appHost": _DNS,
+        "cmsHost": _DNS,
+        "grafanaHost": _DNS,
+        "route53ZoneId": "it goes into the plan's DNS records and outputs",
+        "alertEmails": "it becomes the SNS subscriptions and the CMS admin's e-mail in plain container settings",
+        "adminCidrs": "it becomes security group rules",
+        "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
+        "imageTags": "it becomes the containers' image references",
+        "monthlyBudgetUsd": "the cost gate prints it with every plan",
+    }.items()
+} | {"aws:region": "it is part of every resource's ARN and endpoint"}
+"""Why a setting may not arrive as a `secure:` value: where its value ends up in plain text.
+
+No setting of this project is secret (generated passwords live in pulumi-random
+resources), and StackConfig hands plain values to tags, names and resource inputs, so
+a `secure:` value is refused instead of silently stripped of its secrecy. Keys not
+listed here get Reader's reason: it is written into plain resource settings.
+"""
 
 
 class ConfigError(Exception):
@@ -184,7 +212,7 @@ class StackConfig:
 
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
-    r = Reader(PROJECT)
+    r = Reader(PROJECT, PLAIN_BECAUSE)
     environment, region = _identity(r)
     app_host, cms_host, grafana_host, zone = _names(r)
     instance_type, volume = _machine(r)
@@ -355,13 +383,16 @@ def _ownership(r: Reader) -> tuple[float, str]:
     allowed = (
         "the team that owns the stack (tag `owner`): letters, digits, spaces and _ . : / = + - @ (an AWS tag value)"
     )
-    return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v), allowed)
+    return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v) and not key_material(v), allowed)
 
 
 def _unknown_keys(r: Reader) -> None:
-    """A misspelt key would otherwise be ignored silently and its default used."""
+    """A misspelt key would otherwise be ignored silently and its default used; a known one set
+    as a secret is reported even when no section read it."""
     present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
     prefix = f"{PROJECT}:"
     for key in sorted(k for k in present if k.startswith(prefix)):
         if key[len(prefix) :] not in KNOWN_KEYS:
             r.bad(key, "(set)", f"a known setting; this project reads: {', '.join(sorted(KNOWN_KEYS))}")
+        elif r.is_secret(key):
+            r.raw(key[len(prefix) :])  # a secret the sections did not read (replicaRegion without replication)

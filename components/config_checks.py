@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,14 +36,46 @@ PUBLIC_KEY = re.compile(
 TAG_VALUE = re.compile(r"\A[A-Za-z0-9_.:/=+@-](?:[A-Za-z0-9 _.:/=+@-]{0,254}[A-Za-z0-9_.:/=+@-])?\Z", re.ASCII)
 """An AWS tag value: letters, digits, spaces and _ . : / = + - @, at most 256, no space at either end."""
 
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*-----|PRIVATE KEY", re.ASCII)
+_BLOB = re.compile(r"[A-Za-z0-9+/_=-]{40,}", re.ASCII)
+
+
+def key_material(value: object) -> str | None:
+    """What a value looks like when it looks like key material (so it is never echoed), else None.
+
+    A PEM block (a private key pasted where a public key belongs), or a long base64-ish
+    run mixing upper case, lower case and digits (an access key secret, a token, a key body).
+    """
+    for text in _strings(value):
+        if _PEM.search(text):
+            return "looks like a private key; give the public half (the .pub file's one line)"
+        for run in _BLOB.findall(text):
+            if any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run):
+                return "looks like key material (a long encoded blob)"
+    return None
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return []
+
 
 @dataclass(frozen=True)
 class ConfigProblem:
     key: str
     value: object
+    """The rejected value; None when it is not shown (`shown` false): a secret or key material is never kept."""
     allowed: str
+    shown: bool = True
 
     def __str__(self) -> str:
+        if not self.shown:
+            return f"{self.key} (value not shown): {self.allowed}"
         return f"{self.key} = {self.value!r}: {self.allowed}"
 
 
@@ -56,21 +88,44 @@ def is_time_zone(value: str) -> bool:
 
 
 class Reader:
-    """Reads raw values of one namespace (and `aws:`) and records every problem instead of stopping at the first."""
+    """Reads raw values of one namespace (and `aws:`) and records every problem instead of stopping at the first.
 
-    def __init__(self, namespace: str) -> None:
+    No setting is ever shown in a problem when it arrived as a secret (a `secure:` value)
+    or looks like key material. A setting that arrives as a secret is itself a problem:
+    every value read here ends up in plain resource inputs, tags, names or outputs, so
+    it is reported with the reason `plain_because` gives for its key (value not shown).
+    """
+
+    def __init__(self, namespace: str, plain_because: Mapping[str, str] | None = None) -> None:
         self.cfg = pulumi.Config(namespace)
         self.aws = pulumi.Config("aws")
         self.problems: list[ConfigProblem] = []
+        self._plain_because = plain_because or {}
+        self._secrets_reported: set[str] = set()
 
     def bad(self, key: str, value: object, allowed: str) -> None:
-        self.problems.append(ConfigProblem(key, value, allowed))
+        if self.is_secret(key):
+            self.problems.append(ConfigProblem(key, None, allowed, shown=False))
+        elif (looks := key_material(value)) is not None:
+            self.problems.append(ConfigProblem(key, None, f"{looks}; {allowed}", shown=False))
+        else:
+            self.problems.append(ConfigProblem(key, value, allowed))
+
+    @staticmethod
+    def is_secret(key: str) -> bool:
+        """Whether the setting `key` (or the one `key` is a part of, e.g. imageTags.frontend) is a secret."""
+        return pulumi.runtime.config.is_config_secret(key.split(".", 1)[0])
 
     def key(self, name: str, config: pulumi.Config | None = None) -> str:
         return f"{(config or self.cfg).name}:{name}"
 
     def raw(self, name: str, config: pulumi.Config | None = None) -> Any:
         c = config or self.cfg
+        full = self.key(name, c)
+        if full not in self._secrets_reported and self.is_secret(full):
+            self._secrets_reported.add(full)
+            because = self._plain_because.get(full, "it is written into plain resource settings")
+            self.problems.append(ConfigProblem(full, None, f"must not be a secret: {because}", shown=False))
         try:
             return c.get_object(name)
         except Exception:  # noqa: BLE001 not JSON: a plain string value

@@ -105,3 +105,74 @@ def test_non_ascii_digits_do_not_pass(key: str, value: Any) -> None:
 @pytest.mark.parametrize("budget", [float("nan"), float("inf")])
 def test_a_budget_must_be_a_finite_number(budget: float) -> None:
     assert problems(monthlyBudgetUsd=budget).keys == [f"{P}:monthlyBudgetUsd"]
+
+
+# ----------------------------------------------------------------- 2. no secret echoed
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACB3R9ChUx7Vd3n9c0mZ6qTQ2Yw1bqv8n0QkqfVZK1mYbQAAAJgAAAAAAAAAAA\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+def test_a_private_key_pasted_as_the_public_key_is_not_echoed() -> None:
+    error = problems(operatorPublicKey=PRIVATE_KEY)
+    message = str(error)
+    assert error.keys == [f"{P}:operatorPublicKey"]
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in message and "QyNTUxOQAAACB3R9ChUx7Vd3n9c0mZ" not in message
+    assert "private key" in message and ".pub" in message and "value not shown" in message
+    assert all(p.value is None for p in error.problems)  # not kept in the exception either
+
+
+BLOB = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+Qx9Zt4Lm"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("owner", BLOB),
+        ("appHost", f"{BLOB}.example.com"),
+        ("alertEmails", [BLOB]),
+        ("imageTags", {"frontend": f"1.0.0 {BLOB}", "postgres": "16-3.4-barman-1"}),
+    ],
+)
+def test_key_material_in_any_field_is_not_echoed(key: str, value: Any) -> None:
+    message = str(problems(**{key: value}))
+    assert BLOB not in message and BLOB[:20] not in message
+    assert "value not shown" in message
+
+
+def test_an_invalid_secure_value_is_not_echoed() -> None:
+    error = problems(appHost="Hunter2-Is-My-Password", secret=("appHost",))
+    message = str(error)
+    assert "Hunter2" not in message
+    assert f"{P}:appHost" in error.keys and "value not shown" in message
+    assert all(p.value is None for p in error.problems if p.key == f"{P}:appHost")
+
+
+def test_an_invalid_secure_value_inside_a_structure_is_not_echoed() -> None:
+    error = problems(imageTags={"frontend": "s3cr3t tag!", "postgres": "16-3.4-barman-1"}, secret=("imageTags",))
+    assert "s3cr3t" not in str(error)
+
+
+# ----------------------------------------------------------------- 3. secrets stay secrets
+
+
+def test_a_secure_owner_never_becomes_a_plain_tag() -> None:
+    error = problems(owner="platform-team", secret=("owner",))
+    message = str(error)
+    assert error.keys == [f"{P}:owner"]
+    assert "must not be a secret" in message and "tag on every resource" in message
+    assert "platform-team" not in message
+
+
+@pytest.mark.parametrize("key", sorted(settings.KNOWN_KEYS - {"owner"}) + ["aws:region"])
+def test_no_setting_is_read_from_a_secure_value_into_plain_settings(key: str) -> None:
+    full = key if ":" in key else f"{P}:{key}"
+    value = _shipped("prod").get(full, "40")  # noncurrentVersionExpirationDays: unset in prod
+    error = problems("prod", secret=(key,), **{key: value})
+    assert error.keys == [full]
+    assert "must not be a secret" in str(error)
+    assert value.strip('"') not in str(error.problems[0])
