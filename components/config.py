@@ -22,11 +22,11 @@ from components.config_checks import (
     HOSTNAME,
     IMAGE_TAG,
     PUBLIC_KEY,
-    REGION,
     TAG_VALUE,
     ZONE_ID,
     ConfigProblem,
     Reader,
+    is_region,
     is_time_zone,
     key_material,
 )
@@ -70,6 +70,11 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 VOLUME_SIZE_GB = (20, 2000)
 MIN_RECOVERY_WINDOW = {"staging": 7, "prod": 30}
 REQUIRED_IMAGES = ("frontend", "postgres")
+MIN_ADMIN_PREFIX = {4: 16, 6: 48}
+ADMIN_NETWORK_SIZE = (
+    "an office or VPN network of at most /16 (IPv4) or /48 (IPv6): "
+    "admin access is never open to large parts of the internet"
+)
 VPC_CIDR = "10.40.0.0/16"  # the stack's VPC; the ALB's addresses come from it
 
 KNOWN_KEYS = frozenset(
@@ -213,7 +218,7 @@ class StackConfig:
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
     r = Reader(PROJECT, PLAIN_BECAUSE)
-    environment, region = _identity(r)
+    environment, region = _identity(r, stack)
     app_host, cms_host, grafana_host, zone = _names(r)
     instance_type, volume = _machine(r)
     backup_time, time_zone = _backup_schedule(r)
@@ -260,11 +265,20 @@ def _read(project: str, stack: str) -> StackConfig:
     )
 
 
-def _identity(r: Reader) -> tuple[Environment, str]:
-    """Which environment the stack is, and the AWS region it lives in."""
-    environment: Environment = "prod" if r.one_of("environment", ("prod", "staging")) == "prod" else "staging"
+def _identity(r: Reader, stack: str) -> tuple[Environment, str]:
+    """Which environment the stack is (its name says so too), and the AWS region it lives in."""
+    chosen = r.one_of("environment", ("prod", "staging"))
+    environment: Environment = "prod" if chosen == "prod" else "staging"
+    if chosen is not None and stack != environment and not stack.startswith(f"{environment}-"):
+        r.bad(
+            r.key("environment"),
+            chosen,
+            f"the environment the stack's name starts with (stack {stack!r} is neither {environment} "
+            f"nor {environment}-<suffix>)",
+        )
     # A bad region still falls back to a real one, so that replicaRegion is compared with something.
-    region = r.string("region", REGION.fullmatch, "an AWS region name such as us-east-1", config=r.aws) or "us-east-1"
+    allowed = "an AWS region name such as us-east-1 (one that exists)"
+    region = r.string("region", is_region, allowed, config=r.aws) or "us-east-1"
     return environment, region
 
 
@@ -273,9 +287,11 @@ def _names(r: Reader) -> tuple[str, str, str, str | None]:
     allowed = "a lower-case DNS name with at least two labels, e.g. app.example.com"
     keys = ("appHost", "cmsHost", "grafanaHost")
     app_host, cms_host, grafana_host = (r.string(k, HOSTNAME.fullmatch, allowed) for k in keys)
-    hosts = [h for h in (app_host, cms_host, grafana_host) if h]
-    if len(set(hosts)) != len(hosts):
-        r.bad(r.key("cmsHost"), cms_host, "appHost, cmsHost and grafanaHost must all differ")
+    first: dict[str, str] = {}
+    for key, host in zip(keys, (app_host, cms_host, grafana_host), strict=True):
+        if host and host in first:  # reported under the key that repeats an earlier one
+            r.bad(r.key(key), host, f"the same as {first[host]}: appHost, cmsHost and grafanaHost must all differ")
+        first.setdefault(host, key)
     zone_allowed = "a Route53 hosted zone id such as Z0123456789ABC, or unset"
     return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.fullmatch, zone_allowed)
 
@@ -299,6 +315,13 @@ def _recovery(r: Reader, environment: Environment) -> tuple[int, int, int, int]:
     window = r.integer("recoveryWindowDays", low, 3650, allowed=allowed)
     archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=60)
     rpo = r.integer("rpoSeconds", 30, 86400, default=60)
+    if archive_timeout > rpo and not (r.has_problem("archiveTimeoutSeconds") or r.has_problem("rpoSeconds")):
+        r.bad(
+            r.key("archiveTimeoutSeconds"),
+            archive_timeout,
+            f"at most rpoSeconds ({rpo}): a WAL segment may wait this long before it is archived, "
+            "so a longer timeout can lose more than the RPO goal allows",
+        )
     return window, archive_timeout, rpo, r.integer("snapshotRetentionDays", 1, 365)
 
 
@@ -339,6 +362,10 @@ def _admin_cidrs(r: Reader, ssh_mode: SshMode) -> tuple[str, ...]:
         if net.prefixlen == 0:
             r.bad(key, item, "a specific network: admin access is never open to 0.0.0.0/0 or ::/0")
             continue
+        if net.prefixlen < MIN_ADMIN_PREFIX[net.version]:
+            # Halves or quarters of the internet (0.0.0.0/1 + 128.0.0.0/1) are as open as /0.
+            r.bad(key, item, ADMIN_NETWORK_SIZE)
+            continue
         cidrs.append(str(net))
     if ssh_mode == "direct" and not raw:
         r.bad(key, raw, "at least one CIDR block when sshMode is direct")
@@ -370,8 +397,8 @@ def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
     """Whether backups are copied to a second region, and which one (never the stack's own)."""
     if not r.boolean("replicateBackups"):
         return False, None
-    allowed = "an AWS region name, required when replicateBackups is true"
-    replica_region = r.string("replicaRegion", REGION.fullmatch, allowed)
+    allowed = "an AWS region name that exists, required when replicateBackups is true"
+    replica_region = r.string("replicaRegion", is_region, allowed)
     if replica_region == region:
         r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
     return True, replica_region

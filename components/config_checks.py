@@ -36,6 +36,26 @@ PUBLIC_KEY = re.compile(
 TAG_VALUE = re.compile(r"\A[A-Za-z0-9_.:/=+@-](?:[A-Za-z0-9 _.:/=+@-]{0,254}[A-Za-z0-9_.:/=+@-])?\Z", re.ASCII)
 """An AWS tag value: letters, digits, spaces and _ . : / = + - @, at most 256, no space at either end."""
 
+# The region codes pulumi-aws knows (its `Region` enum; a unit test keeps the two equal).
+AWS_REGIONS = frozenset(
+    {
+        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+        "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+        "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+        "us-west-1", "us-west-2", "cn-north-1", "cn-northwest-1", "eusc-de-east-1", "us-gov-east-1",
+        "us-gov-west-1", "us-iso-east-1", "us-iso-west-1", "us-isob-east-1", "us-isob-west-1", "eu-isoe-west-1",
+        "us-isof-east-1", "us-isof-south-1",
+    }
+)  # fmt: skip
+
+
+def is_region(value: str) -> bool:
+    """An AWS region that exists, e.g. us-east-1 (`us-east-9` has the shape of one but is not)."""
+    return value in AWS_REGIONS
+
+
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*-----|PRIVATE KEY", re.ASCII)
 _BLOB = re.compile(r"[A-Za-z0-9+/_=-]{40,}", re.ASCII)
 
@@ -115,6 +135,10 @@ class Reader:
     def is_secret(key: str) -> bool:
         """Whether the setting `key` (or the one `key` is a part of, e.g. imageTags.frontend) is a secret."""
         return pulumi.runtime.config.is_config_secret(key.split(".", 1)[0])
+
+    def has_problem(self, name: str, config: pulumi.Config | None = None) -> bool:
+        full = self.key(name, config)
+        return any(p.key == full or p.key.startswith(f"{full}.") for p in self.problems)
 
     def key(self, name: str, config: pulumi.Config | None = None) -> str:
         return f"{(config or self.cfg).name}:{name}"

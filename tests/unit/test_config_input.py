@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws
 import pytest
 import yaml
 
 from components import config as settings
 from components.config import ConfigError, StackConfig
+from components.config_checks import AWS_REGIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 P = "quintas-crm-infra"
@@ -176,3 +178,76 @@ def test_no_setting_is_read_from_a_secure_value_into_plain_settings(key: str) ->
     assert error.keys == [full]
     assert "must not be a secret" in str(error)
     assert value.strip('"') not in str(error.problems[0])
+
+
+# ----------------------------------------------------------------- 4. cross-field rules
+
+
+def test_archive_timeout_must_not_exceed_the_rpo_goal() -> None:
+    error = problems(archiveTimeoutSeconds=300, rpoSeconds=120)
+    assert error.keys == [f"{P}:archiveTimeoutSeconds"]
+    assert "rpoSeconds (120)" in str(error)
+
+
+def test_archive_timeout_within_the_rpo_goal_passes() -> None:
+    assert read(archiveTimeoutSeconds=60, rpoSeconds=900).rpo_seconds == 900
+
+
+@pytest.mark.parametrize(("stack", "name"), [("prod", "staging"), ("staging", "prod"), ("staging", "production")])
+def test_environment_must_match_the_stack_name(stack: str, name: str) -> None:
+    error = problems(stack, name=name)
+    assert error.keys == [f"{P}:environment"]
+    assert name in str(error)
+
+
+@pytest.mark.parametrize(("stack", "name"), [("staging", "staging-eu"), ("prod", "prod-2")])
+def test_a_stack_named_after_its_environment_with_a_suffix_passes(stack: str, name: str) -> None:
+    assert read(stack, name=name).stack == name
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ["0.0.0.0/1", "128.0.0.0/1"],
+        ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"],
+        ["203.0.113.0/24", "10.0.0.0/8"],
+        ["2000::/3"],
+    ],
+)
+def test_an_admin_allow_list_open_to_the_internet_in_pieces_is_refused(cidrs: list[str]) -> None:
+    error = problems(sshMode="direct", adminCidrs=cidrs)
+    assert set(error.keys) == {f"{P}:adminCidrs"}
+    assert "/16" in str(error) and "/48" in str(error)
+
+
+def test_an_office_or_vpn_network_passes() -> None:
+    config = read(sshMode="direct", adminCidrs=["198.51.100.0/24", "172.16.0.0/16", "2001:db8:1::/48"])
+    assert len(config.admin_cidrs) == 3
+
+
+@pytest.mark.parametrize(("key", "value"), [("aws:region", "us-east-9"), ("aws:region", "eu-north-2")])
+def test_a_region_that_does_not_exist_is_refused(key: str, value: str) -> None:
+    assert problems(**{key: value}).keys == [key]
+
+
+def test_a_replica_region_that_does_not_exist_is_refused() -> None:
+    error = problems(replicateBackups=True, replicaRegion="us-weast-2")
+    assert error.keys == [f"{P}:replicaRegion"]
+
+
+def test_every_region_pulumi_aws_knows_is_accepted() -> None:
+    assert set(AWS_REGIONS) == {r.value for r in pulumi_aws.Region}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"grafanaHost": "app.staging.quintas-crm.example"}, "grafanaHost"),
+        ({"grafanaHost": "cms.staging.quintas-crm.example"}, "grafanaHost"),
+        ({"cmsHost": "app.staging.quintas-crm.example"}, "cmsHost"),
+    ],
+)
+def test_a_duplicate_host_is_reported_under_the_key_that_repeats_it(overrides: dict[str, str], key: str) -> None:
+    error = problems(**overrides)
+    assert error.keys == [f"{P}:{key}"]
+    assert repr(overrides[key]) in str(error)
