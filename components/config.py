@@ -11,6 +11,7 @@ settings file in one pass instead of one error per `pulumi preview`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -134,6 +135,15 @@ a `secure:` value is refused instead of silently stripped of its secrecy. Keys n
 listed here get Reader's reason: it is written into plain resource settings.
 """
 
+# Physical names derived from the stack name and the limits AWS puts on them; the
+# tightest one bounds the stack name (`<account>` is the 12-digit account id).
+STACK_NAME_LIMITS: Mapping[str, int] = {
+    "ALB name quintas-crm-<stack>": 32,
+    "S3 bucket name quintas-crm-<stack>-uploads-replica-<account>": 63,
+    "IAM role name quintas-crm-<stack>-s3-replication": 64,
+}
+_STACK_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z", re.ASCII)
+
 
 class ConfigError(Exception):
     """Every invalid setting of a stack, each with its key, value and what is allowed."""
@@ -218,6 +228,7 @@ class StackConfig:
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
     r = Reader(PROJECT, PLAIN_BECAUSE)
+    _stack_name(r, stack)
     environment, region = _identity(r, stack)
     app_host, cms_host, grafana_host, zone = _names(r)
     instance_type, volume = _machine(r)
@@ -263,6 +274,28 @@ def _read(project: str, stack: str) -> StackConfig:
         monthly_budget_usd=budget,
         tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
     )
+
+
+def _stack_name(r: Reader, stack: str) -> None:
+    """The stack name is part of every physical name: it must be one that every one of them allows."""
+    tightest = min(STACK_NAME_LIMITS, key=_longest_stack_name)
+    most = _longest_stack_name(tightest)
+    if not _STACK_NAME.fullmatch(stack):
+        r.bad(
+            "stack",
+            stack,
+            "a stack name of lower-case letters, digits and hyphens, not starting or ending with a hyphen, "
+            f"at most {most} characters (it goes into S3 bucket names and the ALB name)",
+        )
+    elif len(stack) > most:
+        limit = STACK_NAME_LIMITS[tightest]
+        r.bad("stack", stack, f"a stack name of at most {most} characters: the {tightest} is limited to {limit}")
+
+
+def _longest_stack_name(name: str) -> int:
+    """How long the stack name may be for the physical name `name` ("what template") to stay within its limit."""
+    template = name.rsplit(" ", 1)[-1].replace("<account>", "0" * 12)
+    return STACK_NAME_LIMITS[name] - (len(template) - len("<stack>"))
 
 
 def _identity(r: Reader, stack: str) -> tuple[Environment, str]:

@@ -20,6 +20,13 @@ def _run(tmp_path: Path, stack: str, replace: tuple[str, str] = ("", "")) -> eng
     return engine.run(stack, engine.main_program(ROOT), root=tmp_path)
 
 
+def test_a_long_stack_name_is_a_config_error_before_any_resource(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _run(tmp_path, "staging-mexico-city-1")  # 21 characters: the ALB name would be 33
+    assert caught.value.keys == ["stack"]
+    assert engine.registered_before(caught.value) == []
+
+
 def test_a_secure_owner_is_refused_and_never_tags_a_resource(tmp_path: Path) -> None:
     secure = ("owner: platform-team", "owner:\n    secure: v1:c2VjcmV0LW93bmVy")
     with pytest.raises(ConfigError) as caught:

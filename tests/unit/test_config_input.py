@@ -251,3 +251,25 @@ def test_a_duplicate_host_is_reported_under_the_key_that_repeats_it(overrides: d
     error = problems(**overrides)
     assert error.keys == [f"{P}:{key}"]
     assert repr(overrides[key]) in str(error)
+
+
+# ----------------------------------------------------------------- 5. stack names
+
+
+@pytest.mark.parametrize("name", ["Staging", "staging_eu", "staging.eu", "-staging", "staging-", "stagíng"])
+def test_a_stack_name_aws_would_refuse_in_a_bucket_name_is_an_error(name: str) -> None:
+    error = problems(name=name)
+    assert "stack" in error.keys
+    assert "lower-case letters, digits and hyphens" in str(error)
+
+
+def test_a_long_stack_name_is_one_error_naming_the_limit() -> None:
+    error = problems(name="staging-" + "x" * 13)  # 21 characters
+    assert error.keys == ["stack"]
+    assert "at most 20 characters" in str(error)
+    assert "32" in str(error)  # the ALB name's limit
+
+
+def test_the_longest_allowed_stack_name_passes() -> None:
+    name = "staging-" + "x" * 12
+    assert read(name=name).stack == name and len(f"quintas-crm-{name}") == 32  # the ALB name at its limit
