@@ -11,6 +11,7 @@ settings file in one pass instead of one error per `pulumi preview`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,11 +23,13 @@ from components.config_checks import (
     HOSTNAME,
     IMAGE_TAG,
     PUBLIC_KEY,
-    REGION,
+    TAG_VALUE,
     ZONE_ID,
     ConfigProblem,
     Reader,
+    is_region,
     is_time_zone,
+    key_material,
 )
 
 PROJECT = "quintas-crm-infra"
@@ -68,6 +71,11 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 VOLUME_SIZE_GB = (20, 2000)
 MIN_RECOVERY_WINDOW = {"staging": 7, "prod": 30}
 REQUIRED_IMAGES = ("frontend", "postgres")
+MIN_ADMIN_PREFIX = {4: 16, 6: 48}
+ADMIN_NETWORK_SIZE = (
+    "an office or VPN network of at most /16 (IPv4) or /48 (IPv6): "
+    "admin access is never open to large parts of the internet"
+)
 VPC_CIDR = "10.40.0.0/16"  # the stack's VPC; the ALB's addresses come from it
 
 KNOWN_KEYS = frozenset(
@@ -99,6 +107,42 @@ KNOWN_KEYS = frozenset(
         "monthlyBudgetUsd",
     }
 )
+
+
+_TAG = "it becomes a tag on every resource"
+_DNS = "it is a public DNS name: in the certificate, the ALB's rules and the stack outputs"
+PLAIN_BECAUSE: Mapping[str, str] = {
+    f"{PROJECT}:{key}": because
+    for key, because in {
+        "environment": _TAG,
+        "owner": _TAG,
+        "appHost": _DNS,
+        "cmsHost": _DNS,
+        "grafanaHost": _DNS,
+        "route53ZoneId": "it goes into the plan's DNS records and outputs",
+        "alertEmails": "it becomes the SNS subscriptions and the CMS admin's e-mail in plain container settings",
+        "adminCidrs": "it becomes security group rules",
+        "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
+        "imageTags": "it becomes the containers' image references",
+        "monthlyBudgetUsd": "the cost gate prints it with every plan",
+    }.items()
+} | {"aws:region": "it is part of every resource's ARN and endpoint"}
+"""Why a setting may not arrive as a `secure:` value: where its value ends up in plain text.
+
+No setting of this project is secret (generated passwords live in pulumi-random
+resources), and StackConfig hands plain values to tags, names and resource inputs, so
+a `secure:` value is refused instead of silently stripped of its secrecy. Keys not
+listed here get Reader's reason: it is written into plain resource settings.
+"""
+
+# Physical names derived from the stack name and the limits AWS puts on them; the
+# tightest one bounds the stack name (`<account>` is the 12-digit account id).
+STACK_NAME_LIMITS: Mapping[str, int] = {
+    "ALB name quintas-crm-<stack>": 32,
+    "S3 bucket name quintas-crm-<stack>-uploads-replica-<account>": 63,
+    "IAM role name quintas-crm-<stack>-s3-replication": 64,
+}
+_STACK_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -183,8 +227,9 @@ class StackConfig:
 
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
-    r = Reader(PROJECT)
-    environment, region = _identity(r)
+    r = Reader(PROJECT, PLAIN_BECAUSE)
+    _stack_name(r, stack)
+    environment, region = _identity(r, stack)
     app_host, cms_host, grafana_host, zone = _names(r)
     instance_type, volume = _machine(r)
     backup_time, time_zone = _backup_schedule(r)
@@ -231,25 +276,57 @@ def _read(project: str, stack: str) -> StackConfig:
     )
 
 
-def _identity(r: Reader) -> tuple[Environment, str]:
-    """Which environment the stack is, and the AWS region it lives in."""
-    environment: Environment = "prod" if r.one_of("environment", ("prod", "staging")) == "prod" else "staging"
+def _stack_name(r: Reader, stack: str) -> None:
+    """The stack name is part of every physical name: it must be one that every one of them allows."""
+    tightest = min(STACK_NAME_LIMITS, key=_longest_stack_name)
+    most = _longest_stack_name(tightest)
+    if not _STACK_NAME.fullmatch(stack):
+        r.bad(
+            "stack",
+            stack,
+            "a stack name of lower-case letters, digits and hyphens, not starting or ending with a hyphen, "
+            f"at most {most} characters (it goes into S3 bucket names and the ALB name)",
+        )
+    elif len(stack) > most:
+        limit = STACK_NAME_LIMITS[tightest]
+        r.bad("stack", stack, f"a stack name of at most {most} characters: the {tightest} is limited to {limit}")
+
+
+def _longest_stack_name(name: str) -> int:
+    """How long the stack name may be for the physical name `name` ("what template") to stay within its limit."""
+    template = name.rsplit(" ", 1)[-1].replace("<account>", "0" * 12)
+    return STACK_NAME_LIMITS[name] - (len(template) - len("<stack>"))
+
+
+def _identity(r: Reader, stack: str) -> tuple[Environment, str]:
+    """Which environment the stack is (its name says so too), and the AWS region it lives in."""
+    chosen = r.one_of("environment", ("prod", "staging"))
+    environment: Environment = "prod" if chosen == "prod" else "staging"
+    if chosen is not None and stack != environment and not stack.startswith(f"{environment}-"):
+        r.bad(
+            r.key("environment"),
+            chosen,
+            f"the environment the stack's name starts with (stack {stack!r} is neither {environment} "
+            f"nor {environment}-<suffix>)",
+        )
     # A bad region still falls back to a real one, so that replicaRegion is compared with something.
-    region = r.string("region", REGION.match, "an AWS region name such as us-east-1", config=r.aws) or "us-east-1"
+    allowed = "an AWS region name such as us-east-1 (one that exists)"
+    region = r.string("region", is_region, allowed, config=r.aws) or "us-east-1"
     return environment, region
 
 
 def _names(r: Reader) -> tuple[str, str, str, str | None]:
     """The public DNS names (three different ones) and the Route53 zone that may hold them."""
     allowed = "a lower-case DNS name with at least two labels, e.g. app.example.com"
-    app_host, cms_host, grafana_host = (
-        r.string(k, HOSTNAME.match, allowed) for k in ("appHost", "cmsHost", "grafanaHost")
-    )
-    hosts = [h for h in (app_host, cms_host, grafana_host) if h]
-    if len(set(hosts)) != len(hosts):
-        r.bad(r.key("cmsHost"), cms_host, "appHost, cmsHost and grafanaHost must all differ")
+    keys = ("appHost", "cmsHost", "grafanaHost")
+    app_host, cms_host, grafana_host = (r.string(k, HOSTNAME.fullmatch, allowed) for k in keys)
+    first: dict[str, str] = {}
+    for key, host in zip(keys, (app_host, cms_host, grafana_host), strict=True):
+        if host and host in first:  # reported under the key that repeats an earlier one
+            r.bad(r.key(key), host, f"the same as {first[host]}: appHost, cmsHost and grafanaHost must all differ")
+        first.setdefault(host, key)
     zone_allowed = "a Route53 hosted zone id such as Z0123456789ABC, or unset"
-    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.match, zone_allowed)
+    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.fullmatch, zone_allowed)
 
 
 def _machine(r: Reader) -> tuple[str, int]:
@@ -259,7 +336,7 @@ def _machine(r: Reader) -> tuple[str, int]:
 
 def _backup_schedule(r: Reader) -> tuple[str, str]:
     """When the daily backups run: a local time and the time zone it is in."""
-    backup_time = r.string("backupTime", HHMM.match, "a 24-hour time HH:MM such as 02:00", default="02:00")
+    backup_time = r.string("backupTime", HHMM.fullmatch, "a 24-hour time HH:MM such as 02:00", default="02:00")
     time_zone = r.string("timeZone", is_time_zone, "an IANA time zone such as America/Mexico_City")
     return backup_time, time_zone
 
@@ -271,6 +348,13 @@ def _recovery(r: Reader, environment: Environment) -> tuple[int, int, int, int]:
     window = r.integer("recoveryWindowDays", low, 3650, allowed=allowed)
     archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=60)
     rpo = r.integer("rpoSeconds", 30, 86400, default=60)
+    if archive_timeout > rpo and not (r.has_problem("archiveTimeoutSeconds") or r.has_problem("rpoSeconds")):
+        r.bad(
+            r.key("archiveTimeoutSeconds"),
+            archive_timeout,
+            f"at most rpoSeconds ({rpo}): a WAL segment may wait this long before it is archived, "
+            "so a longer timeout can lose more than the RPO goal allows",
+        )
     return window, archive_timeout, rpo, r.integer("snapshotRetentionDays", 1, 365)
 
 
@@ -289,7 +373,7 @@ def _access(r: Reader) -> tuple[SshMode, tuple[str, ...], str]:
     ssh_mode: SshMode = "direct" if r.one_of("sshMode", ("ssm", "direct"), default="ssm") == "direct" else "ssm"
     cidrs = _admin_cidrs(r, ssh_mode)
     key_allowed = "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
-    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.match(v.strip()), key_allowed)
+    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.fullmatch(v.strip()), key_allowed)
     return ssh_mode, cidrs, public_key.strip()
 
 
@@ -311,6 +395,10 @@ def _admin_cidrs(r: Reader, ssh_mode: SshMode) -> tuple[str, ...]:
         if net.prefixlen == 0:
             r.bad(key, item, "a specific network: admin access is never open to 0.0.0.0/0 or ::/0")
             continue
+        if net.prefixlen < MIN_ADMIN_PREFIX[net.version]:
+            # Halves or quarters of the internet (0.0.0.0/1 + 128.0.0.0/1) are as open as /0.
+            r.bad(key, item, ADMIN_NETWORK_SIZE)
+            continue
         cidrs.append(str(net))
     if ssh_mode == "direct" and not raw:
         r.bad(key, raw, "at least one CIDR block when sshMode is direct")
@@ -327,7 +415,7 @@ def _images(r: Reader, is_prod: bool) -> ImageTags:
     tags: dict[str, str] = {}
     for image in REQUIRED_IMAGES:
         value = raw.get(image)
-        if not isinstance(value, str) or not IMAGE_TAG.match(value):
+        if not isinstance(value, str) or not IMAGE_TAG.fullmatch(value):
             r.bad(f"{key}.{image}", value, "a Docker image tag (letters, digits, . _ -) or sha256 digest")
         elif is_prod and value == "latest":
             r.bad(f"{key}.{image}", value, "a fixed version: `latest` is not allowed in prod")
@@ -342,8 +430,8 @@ def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
     """Whether backups are copied to a second region, and which one (never the stack's own)."""
     if not r.boolean("replicateBackups"):
         return False, None
-    allowed = "an AWS region name, required when replicateBackups is true"
-    replica_region = r.string("replicaRegion", REGION.match, allowed)
+    allowed = "an AWS region name that exists, required when replicateBackups is true"
+    replica_region = r.string("replicaRegion", is_region, allowed)
     if replica_region == region:
         r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
     return True, replica_region
@@ -352,13 +440,19 @@ def _replication(r: Reader, region: str) -> tuple[bool, str | None]:
 def _ownership(r: Reader) -> tuple[float, str]:
     """The monthly budget the cost gate holds the stack to, and the team that owns it."""
     budget = r.positive_number("monthlyBudgetUsd", "a number of US dollars greater than 0")
-    return budget, r.string("owner", lambda v: v.strip(), "the team that owns the stack (tag `owner`)")
+    allowed = (
+        "the team that owns the stack (tag `owner`): letters, digits, spaces and _ . : / = + - @ (an AWS tag value)"
+    )
+    return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v) and not key_material(v), allowed)
 
 
 def _unknown_keys(r: Reader) -> None:
-    """A misspelt key would otherwise be ignored silently and its default used."""
+    """A misspelt key would otherwise be ignored silently and its default used; a known one set
+    as a secret is reported even when no section read it."""
     present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
     prefix = f"{PROJECT}:"
     for key in sorted(k for k in present if k.startswith(prefix)):
         if key[len(prefix) :] not in KNOWN_KEYS:
             r.bad(key, "(set)", f"a known setting; this project reads: {', '.join(sorted(KNOWN_KEYS))}")
+        elif r.is_secret(key):
+            r.raw(key[len(prefix) :])  # a secret the sections did not read (replicaRegion without replication)
