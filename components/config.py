@@ -10,8 +10,7 @@ settings file in one pass instead of one error per `pulumi preview`.
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -31,6 +30,7 @@ from components.config_checks import (
     is_time_zone,
     key_material,
 )
+from components.config_limits import admin_cidrs, check_stack_name
 
 PROJECT = "quintas-crm-infra"
 
@@ -71,12 +71,19 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 VOLUME_SIZE_GB = (20, 2000)
 MIN_RECOVERY_WINDOW = {"staging": 7, "prod": 30}
 REQUIRED_IMAGES = ("frontend", "postgres")
-MIN_ADMIN_PREFIX = {4: 16, 6: 48}
-ADMIN_NETWORK_SIZE = (
-    "an office or VPN network of at most /16 (IPv4) or /48 (IPv6): "
-    "admin access is never open to large parts of the internet"
-)
 VPC_CIDR = "10.40.0.0/16"  # the stack's VPC; the ALB's addresses come from it
+
+# Namespaces of settings something reads besides the project's: the providers, the engine.
+PROVIDER_NAMESPACES = ("aws", "docker", "command", "random", "pulumi")
+
+
+def unknown_namespace(key: str) -> str:
+    """What to say of a setting under a namespace nothing reads (a typo in the project name)."""
+    close = difflib.get_close_matches(key, [f"{PROJECT}:{k}" for k in sorted(KNOWN_KEYS)] + ["aws:region"], n=1)
+    if close:
+        return f"a namespace something reads: did you mean {close[0]}?"
+    return f"a namespace something reads: {', '.join(sorted((PROJECT, *PROVIDER_NAMESPACES)))}"
+
 
 KNOWN_KEYS = frozenset(
     {
@@ -134,15 +141,6 @@ resources), and StackConfig hands plain values to tags, names and resource input
 a `secure:` value is refused instead of silently stripped of its secrecy. Keys not
 listed here get Reader's reason: it is written into plain resource settings.
 """
-
-# Physical names derived from the stack name and the limits AWS puts on them; the
-# tightest one bounds the stack name (`<account>` is the 12-digit account id).
-STACK_NAME_LIMITS: Mapping[str, int] = {
-    "ALB name quintas-crm-<stack>": 32,
-    "S3 bucket name quintas-crm-<stack>-uploads-replica-<account>": 63,
-    "IAM role name quintas-crm-<stack>-s3-replication": 64,
-}
-_STACK_NAME = re.compile(r"\A[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -228,7 +226,7 @@ class StackConfig:
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
     r = Reader(PROJECT, PLAIN_BECAUSE)
-    _stack_name(r, stack)
+    check_stack_name(r, stack)
     environment, region = _identity(r, stack)
     app_host, cms_host, grafana_host, zone = _names(r)
     instance_type, volume = _machine(r)
@@ -274,28 +272,6 @@ def _read(project: str, stack: str) -> StackConfig:
         monthly_budget_usd=budget,
         tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
     )
-
-
-def _stack_name(r: Reader, stack: str) -> None:
-    """The stack name is part of every physical name: it must be one that every one of them allows."""
-    tightest = min(STACK_NAME_LIMITS, key=_longest_stack_name)
-    most = _longest_stack_name(tightest)
-    if not _STACK_NAME.fullmatch(stack):
-        r.bad(
-            "stack",
-            stack,
-            "a stack name of lower-case letters, digits and hyphens, not starting or ending with a hyphen, "
-            f"at most {most} characters (it goes into S3 bucket names and the ALB name)",
-        )
-    elif len(stack) > most:
-        limit = STACK_NAME_LIMITS[tightest]
-        r.bad("stack", stack, f"a stack name of at most {most} characters: the {tightest} is limited to {limit}")
-
-
-def _longest_stack_name(name: str) -> int:
-    """How long the stack name may be for the physical name `name` ("what template") to stay within its limit."""
-    template = name.rsplit(" ", 1)[-1].replace("<account>", "0" * 12)
-    return STACK_NAME_LIMITS[name] - (len(template) - len("<stack>"))
 
 
 def _identity(r: Reader, stack: str) -> tuple[Environment, str]:
@@ -371,38 +347,10 @@ def _retention(r: Reader, window: int) -> tuple[int, int, int]:
 def _access(r: Reader) -> tuple[SshMode, tuple[str, ...], str]:
     """How operators and the deploy reach the host: SSM or direct SSH from admin networks, with which key."""
     ssh_mode: SshMode = "direct" if r.one_of("sshMode", ("ssm", "direct"), default="ssm") == "direct" else "ssm"
-    cidrs = _admin_cidrs(r, ssh_mode)
+    cidrs = admin_cidrs(r, ssh_mode)
     key_allowed = "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
     public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.fullmatch(v.strip()), key_allowed)
     return ssh_mode, cidrs, public_key.strip()
-
-
-def _admin_cidrs(r: Reader, ssh_mode: SshMode) -> tuple[str, ...]:
-    raw = r.raw("adminCidrs")
-    if raw is None:
-        raw = []
-    key = r.key("adminCidrs")
-    if not isinstance(raw, list):
-        r.bad(key, raw, "a list of CIDR blocks such as 203.0.113.10/32")
-        return ()
-    cidrs: list[str] = []
-    for item in raw:
-        try:
-            net = ipaddress.ip_network(str(item), strict=True)
-        except ValueError:
-            r.bad(key, item, "a CIDR block with no host bits set, such as 203.0.113.10/32")
-            continue
-        if net.prefixlen == 0:
-            r.bad(key, item, "a specific network: admin access is never open to 0.0.0.0/0 or ::/0")
-            continue
-        if net.prefixlen < MIN_ADMIN_PREFIX[net.version]:
-            # Halves or quarters of the internet (0.0.0.0/1 + 128.0.0.0/1) are as open as /0.
-            r.bad(key, item, ADMIN_NETWORK_SIZE)
-            continue
-        cidrs.append(str(net))
-    if ssh_mode == "direct" and not raw:
-        r.bad(key, raw, "at least one CIDR block when sshMode is direct")
-    return tuple(cidrs)
 
 
 def _images(r: Reader, is_prod: bool) -> ImageTags:
@@ -451,6 +399,8 @@ def _unknown_keys(r: Reader) -> None:
     as a secret is reported even when no section read it."""
     present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
     prefix = f"{PROJECT}:"
+    for key in sorted(k for k in present if k.split(":", 1)[0] not in (PROJECT, *PROVIDER_NAMESPACES)):
+        r.bad(key, "(set)", unknown_namespace(key))
     for key in sorted(k for k in present if k.startswith(prefix)):
         if key[len(prefix) :] not in KNOWN_KEYS:
             r.bad(key, "(set)", f"a known setting; this project reads: {', '.join(sorted(KNOWN_KEYS))}")

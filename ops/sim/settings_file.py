@@ -23,8 +23,6 @@ import yaml
 
 from ops.sim.model import SettingsFileError
 
-# Namespaces something reads: the project, the providers the program uses, the engine.
-PROVIDER_NAMESPACES = ("aws", "docker", "command", "random", "pulumi")
 # What Pulumi allows in a stack name; it also becomes a file name here, so no path separator.
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -114,6 +112,8 @@ def read(path: Path, project: str) -> tuple[dict[str, str], list[str]]:
         raise SettingsFileError(
             f"{path.name}: `config` must be a mapping of `namespace:key` settings, not a {_kind(raw)}"
         )
+    from components.config import PROVIDER_NAMESPACES  # the one list, shared with the program's own check
+
     namespaces = {project, *PROVIDER_NAMESPACES}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -144,8 +144,7 @@ def _checked_key(file: str, key: Any, project: str, namespaces: set[str]) -> str
         from ops.sim.model import PROJECT
 
         own = [f"{project}:{k}" for k in sorted(KNOWN_KEYS)] if project == PROJECT else []
-        known = [*own, "aws:region"]
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, [*own, "aws:region"], n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; namespaces read: {', '.join(sorted(namespaces))}"
         raise SettingsFileError(f"{file}: {key}: nothing reads the namespace {namespace!r}{hint}")
     return key

@@ -273,3 +273,18 @@ def test_a_long_stack_name_is_one_error_naming_the_limit() -> None:
 def test_the_longest_allowed_stack_name_passes() -> None:
     name = "staging-" + "x" * 12
     assert read(name=name).stack == name and len(f"quintas-crm-{name}") == 32  # the ALB name at its limit
+
+
+def test_a_setting_under_a_misspelt_project_namespace_is_an_error_naming_the_key_meant() -> None:
+    # As the Pulumi CLI hands it over: the key is in the config, and nothing would read it.
+    err = problems(**{"quintas-crm-infr:instanceType": "t3.small"})
+    assert [(p.key, p.allowed) for p in err.problems if p.key.startswith("quintas-crm-infr:")] == [
+        ("quintas-crm-infr:instanceType", "a namespace something reads: did you mean quintas-crm-infra:instanceType?")
+    ]
+
+
+def test_a_setting_under_an_unknown_namespace_lists_the_namespaces_read() -> None:
+    err = problems(**{"gcp:project": "x"})
+    assert [p.allowed for p in err.problems if p.key == "gcp:project"] == [
+        "a namespace something reads: aws, command, docker, pulumi, quintas-crm-infra, random"
+    ]
