@@ -45,6 +45,7 @@ class Target:
 
 def cutover(args: argparse.Namespace, out: TextIO) -> int:
     target = read_target(load_outputs(args.stack, args.outputs))
+    check_state_dir(args)
     route53 = _client("route53", args, "us-east-1")
     zone_name = check_zone(route53, args.zone_id, target.names)
     elbv2 = _client("elbv2", args, args.region or region_of(target.alb_dns_name))
@@ -195,6 +196,18 @@ def region_of(alb_dns_name: str) -> str:
     if not region:
         raise BadInput(f"cannot tell the region of {alb_dns_name}; pass --region")
     return region
+
+
+def check_state_dir(args: argparse.Namespace) -> None:
+    """Before any AWS call: the records a rollback needs must have somewhere to be saved."""
+    state_dir = Path(args.state_dir)
+    existing = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise BadInput(
+            f"--state-dir {state_dir}: {existing} is not a directory; give a directory for the saved records"
+        )
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise BadInput(f"--state-dir {state_dir}: {existing} is not writable; the records a rollback needs go there")
 
 
 def save_state(args: argparse.Namespace, zone_name: str, before: dict[str, Any], out: TextIO) -> Path:

@@ -72,7 +72,13 @@ def _cases(tmp: Path) -> list[list[str]]:
     for option in ("--wait-timeout", "--poll-interval"):
         cases += [[*cutover, "--zone-id", "Z1", option, n] for n in BAD_NUMBERS]
     cases += [[*cutover, "--zone-id", "Z1", "--health-base-url", url] for url in ["ftp://x", "not a url", ""]]
-    cases += [[*cutover, "--zone-id", "Z1", "--state-dir", str(files["binary"])]]
+    outputs = tmp / "outputs.json"
+    outputs.write_text(
+        '{"albDnsName": "quintas-crm-prod-1.us-east-1.elb.amazonaws.com", "albZoneId": "Z35SXDOTRQ7X7K",'
+        ' "appUrl": "https://app.example.com", "cmsUrl": "https://cms.example.com"}'
+    )
+    for state_dir in (files["binary"], files["binary"] / "sub"):
+        cases += [[*cutover, "--zone-id", "Z1", "--outputs", str(outputs), "--state-dir", str(state_dir)]]
     cases += [["compose", "--stack", "staging", "--dir", str(files["binary"])]]
     cases += [["nosuchverb"], ["plan", "--stack"], ["cost", "--stack", "staging", "--stack", "prod"]]
     return cases
