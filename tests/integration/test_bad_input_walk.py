@@ -146,3 +146,29 @@ def test_every_verb_names_a_malformed_settings_file(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     failures = _failures(_run_all(cases, root=tmp_path), must_name=".yaml")
     assert not failures, "\n".join(failures)
+
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
+)
+
+
+def test_no_verb_prints_a_secret_or_key_material_from_an_invalid_setting(tmp_path: Path) -> None:
+    """A private key pasted as the public key, and `secure:` values, never come back on any stream."""
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    public_key = next(line for line in text.splitlines() if "operatorPublicKey" in line)
+    text = text.replace(public_key, f"  {PROJECT}:operatorPublicKey: {PRIVATE_KEY}")
+    text += f"  {PROJECT}:owner:\n    secure: v1:c2VjcmV0LW93bmVyLWNpcGhlcnRleHQ=\n"
+    text = text.replace(f"  {PROJECT}:owner: platform-team\n", "")
+    (tmp_path / "Pulumi.staging.yaml").write_text(text)
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    cases = [[verb, "--stack", "staging"] for verb in STACK_VERBS if verb != "image-tags"]
+    reports = _run_all(cases, root=tmp_path)
+    leaks = [
+        f"{r['argv']!r} printed {needle!r}"
+        for r in reports
+        for needle in ("BEGIN OPENSSH", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU", "c2VjcmV0LW93bmVy", "simulated-secret-for")
+        if needle in r["out"] + r["err"]
+    ]
+    assert not leaks, "\n".join(leaks)
+    assert _failures(reports, must_name="operatorPublicKey") == []
