@@ -5,6 +5,8 @@ The rehearsal itself (`make rehearsal`, run by `make test`) needs the engine.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import yaml
 
 from ops import compose, engine
 from rehearsal import checks, lifecycle
+from rehearsal.__main__ import Report
 from rehearsal.stack import Stack
 
 
@@ -114,3 +117,58 @@ def test_the_rehearsal_alert_is_the_stacks_own_with_a_shorter_for(stack: Stack) 
     assert copy == {**original, "for": checks.ALERT_FOR}
     mounts = stack.document["services"]["prometheus"]["volumes"]
     assert any(m.endswith(f"/etc/prometheus/rules/{checks.REHEARSAL_RULES}:ro") for m in mounts)
+
+
+def test_related_services_are_dependencies_both_ways_and_shared_volumes(stack: Stack) -> None:
+    related = lifecycle.related(stack.document)
+    # Stopping postgres takes Directus down, and through it the frontend; the backup job shares its data.
+    assert {"directus", "frontend", "backup", "postgres-exporter"} <= related["postgres"]
+    assert {"postgres", "redis", "frontend"} <= related["directus"]
+    assert "node-exporter" in related["backup"]  # the textfile volume
+    assert related["node-exporter"] == {"backup"}
+    assert related["blackbox-exporter"] == set()
+    assert "postgres" not in related["redis"]
+    assert all(name not in others for name, others in related.items())
+    assert all(name in related[other] for name, others in related.items() for other in others)
+
+
+def test_named_volumes_are_told_from_host_paths_and_rendered_files() -> None:
+    service = {"volumes": ["data:/d", "/proc:/host/proc:ro", "./config/x.yml:/x:ro", "/anonymous", {"source": "v"}]}
+    assert lifecycle._named_volumes(service) == {"data", "v"}
+
+
+def test_lifecycle_checks_overlap_only_for_unrelated_services(stack: Stack) -> None:
+    """Every replace:/stop: check runs once, never beside a related service's, at most `workers` at once."""
+    spans: dict[str, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    def check(name: str, _step: object) -> None:
+        began = time.monotonic()
+        time.sleep(0.05)
+        with lock:
+            spans[name] = (began, time.monotonic())
+
+    specs = list(stack.specs.values())
+    lifecycle.replace_and_stop(stack, specs, check, workers=3)
+    expected = {f"replace:{s.name}" for s in specs if s.replacement == "create-first"}
+    expected |= {f"stop:{s.name}" for s in specs if s.replacement == "delete-first"}
+    assert set(spans) == expected
+    related = lifecycle.related(stack.document)
+
+    def overlap(a: str, b: str) -> bool:
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    service = {name: name.split(":", 1)[1] for name in spans}
+    pairs = [(a, b) for a in spans for b in spans if a < b and overlap(a, b)]
+    assert pairs, "nothing ran at the same time"
+    assert not [(a, b) for a, b in pairs if service[b] in related[service[a]]]
+    at_once = max(sum(spans[b][0] <= spans[a][0] < spans[b][1] for b in spans) for a in spans)
+    assert at_once <= 3
+
+
+def test_the_report_keeps_its_order_whatever_order_checks_finish_in() -> None:
+    report = Report()
+    for name in ("alert-delivered", "stop:redis", "replace:frontend", "stop:postgres"):
+        report.add(name, True, "", 1.0)
+    report.order(["replace:frontend", "stop:postgres", "stop:redis"])
+    assert [c.name for c in report.checks] == ["alert-delivered", "replace:frontend", "stop:postgres", "stop:redis"]
