@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,11 +37,16 @@ CRASH_RECOVERY = ("was not properly shut down", "automatic recovery in progress"
 LIFECYCLE_WORKERS = 4
 
 Check = Callable[[str, Callable[[], str]], None]  # Report.check: runs a step, records it
+# docker-compose lists and inspects every container of the project: one that another check
+# removes meanwhile fails it ("No such container"). So the checks' Compose calls and container
+# removals take turns; the waits for health checks and stop signals still overlap.
+PROJECT_CHANGES = threading.Lock()
 
 
 def replace_create_first(stack: Stack, spec: ServiceSpec) -> str:
     first = stack.container(spec.name)
-    stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{spec.name}=2", spec.name)
+    with PROJECT_CHANGES:
+        stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{spec.name}=2", spec.name)
     second = next(c for c in stack.container_ids(spec.name) if c != first)
     assert spec.health is not None
     began = time.monotonic()
@@ -49,7 +55,8 @@ def replace_create_first(stack: Stack, spec: ServiceSpec) -> str:
     if not stack.inspect(first)["State"]["Running"]:
         raise CheckFailed(f"the first {spec.name} container stopped before the second turned healthy")
     run(["docker", "stop", "-t", str(spec.stop_grace_seconds), first])
-    run(["docker", "rm", "-v", first])
+    with PROJECT_CHANGES:
+        run(["docker", "rm", "-v", first])
     if stack.inspect(second)["State"]["Health"]["Status"] != "healthy":
         raise CheckFailed(f"the second {spec.name} container is not healthy once the first is gone")
     return f"second container healthy after {took:.0f} s beside the first; first stopped and removed"
@@ -63,7 +70,8 @@ def stop_delete_first(stack: Stack, spec: ServiceSpec) -> str:
     code = stack.inspect(old)["State"]["ExitCode"]
     if took >= spec.stop_grace_seconds or code == 137:
         raise CheckFailed(f"not stopped by its stop signal within {spec.stop_grace_seconds} s (exit {code})")
-    stack.compose("up", "-d", "--no-deps", "--force-recreate", spec.name)
+    with PROJECT_CHANGES:
+        stack.compose("up", "-d", "--no-deps", "--force-recreate", spec.name)
     new = stack.container(spec.name)
     assert spec.health is not None
     stack.wait_healthy(new, spec.health.seconds_to_healthy() + 30)

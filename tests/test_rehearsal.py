@@ -5,6 +5,8 @@ The rehearsal itself (`make rehearsal`, run by `make test`) needs the engine.
 
 from __future__ import annotations
 
+import itertools
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -172,3 +174,59 @@ def test_the_report_keeps_its_order_whatever_order_checks_finish_in() -> None:
         report.add(name, True, "", 1.0)
     report.order(["replace:frontend", "stop:postgres", "stop:redis"])
     assert [c.name for c in report.checks] == ["alert-delivered", "replace:frontend", "stop:postgres", "stop:redis"]
+
+
+class _Project:
+    """A stand-in Stack for the lifecycle checks: records when Compose runs and containers are removed."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.document, self.specs = stack.document, stack.specs
+        self.changes: list[tuple[float, float]] = []  # Compose calls and `docker rm`, (start, end)
+        self.lock = threading.Lock()
+        self.ids: dict[str, list[str]] = {name: [f"{name}-1"] for name in stack.specs}
+
+    def change(self) -> None:
+        began = time.monotonic()
+        time.sleep(0.03)
+        with self.lock:
+            self.changes.append((began, time.monotonic()))
+
+    def compose(self, *args: str, **_: object) -> str:
+        self.change()
+        name = args[-1]
+        with self.lock:
+            self.ids[name] = [*self.ids[name], f"{name}-{len(self.ids[name]) + 1}"][-2:]
+        return ""
+
+    def container(self, name: str) -> str:
+        return self.ids[name][-1]
+
+    def container_ids(self, name: str) -> list[str]:
+        return list(self.ids[name])
+
+    def wait_healthy(self, _container: str, _timeout: float) -> None:
+        time.sleep(0.05)
+
+    def inspect(self, _container: str) -> dict[str, Any]:
+        return {"State": {"Running": True, "ExitCode": 0, "Health": {"Status": "healthy"}}}
+
+
+def test_concurrent_lifecycle_checks_take_turns_with_compose_and_removals(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-compose fails on a container another check removes while it lists the project's."""
+    project = _Project(stack)
+
+    def docker(argv: list[str], **_: object) -> str:
+        if argv[:2] == ["docker", "rm"]:
+            project.change()
+        return ""
+
+    monkeypatch.setattr(lifecycle, "run", docker)
+    monkeypatch.setattr(lifecycle.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "", ""))
+    results: dict[str, str] = {}
+    specs = list(stack.specs.values())
+    lifecycle.replace_and_stop(project, specs, lambda name, step: results.setdefault(name, step()))  # type: ignore[arg-type]
+    assert len(results) == len(specs) and all(results.values())
+    spans = sorted(project.changes)
+    assert not [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]], "two project changes at once"
