@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
+from rehearsal.stand_ins import CPU_SHARES, NOT_REHEARSED, STAND_INS
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "rehearsal" / "images"
@@ -42,7 +42,9 @@ REQUIREMENTS_DEV = ROOT / "requirements-dev.txt"
 LOG_DIR = ROOT / "build" / "rehearsal-images"
 BASE_REPOSITORY = "quintas-rehearsal/debian"
 HASH_LABEL = "io.quintas.rehearsal.hash"
-WORKERS = 2  # concurrent builds: downloads and dpkg overlap with the vfs copies
+# Concurrent builds: Directus (npm, then a C++ compile) takes one for most of a cold build;
+# the others are mostly downloads and dpkg, which overlap well on 2 cores.
+WORKERS = 3
 RECIPE = "1"  # part of every hash: bump it when the way images are built changes
 INSTALL_HINT = "apt-get install mmdebstrap docker.io"
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
@@ -66,6 +68,7 @@ class Planned:
     stand_in_for: str
     built_from: str
     build_args: tuple[tuple[str, str], ...] = field(default=())
+    cpu_shares: int | None = None  # the build's CPU weight (default 1024); not part of the image
 
     @property
     def dockerfile(self) -> Path:
@@ -163,7 +166,9 @@ def plan(document: Mapping[str, Any], postgres_base: str, moto_version: str) -> 
         if repo in STAND_INS:
             entry = STAND_INS[repo]
             args = (("VERSION", moto_version),) if repo == "motoserver/moto" else ()
-            stand_ins.setdefault(ref, Planned(ref, IMAGES_DIR / entry.directory, ref, entry.built_from, args))
+            stand_ins.setdefault(
+                ref, Planned(ref, IMAGES_DIR / entry.directory, ref, entry.built_from, args, CPU_SHARES.get(repo))
+            )
         elif repo in NOT_REHEARSED:
             skipped[ref] = NOT_REHEARSED[repo]
         else:
@@ -286,6 +291,8 @@ def _docker_build(planned: Planned, head: str, build_log: Path) -> str:
     command = ["docker", "build", "--network", "host", "--force-rm", "--iidfile", str(iidfile), "-f", "-"]
     for key, value in planned.build_args:
         command += ["--build-arg", f"{key}={value}"]
+    if planned.cpu_shares:
+        command += ["--cpu-shares", str(planned.cpu_shares)]
     with build_log.open("w") as out:
         code = subprocess.run(
             [*command, str(planned.context)], input=head, text=True, stdout=out, stderr=subprocess.STDOUT

@@ -8,6 +8,7 @@ stand-in Dockerfile builds FROM a rehearsal base and declares what the upstream 
 from __future__ import annotations
 
 import re
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -215,3 +216,22 @@ def test_a_failed_build_stops_only_the_images_built_from_it(tmp_path: Path, monk
     assert "broken:1: docker build failed" in str(caught.value)
     assert "child:1: an image it is built FROM failed" in str(caught.value)
     assert set(caught.value.results) == {"fine:1"}
+
+
+def test_the_longest_build_gets_more_cpu_and_the_same_image(
+    staging: tuple[list[Planned], dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, _ = staging
+    (directus,) = [p for p in builds if repository(p.ref) == "directus/directus"]
+    assert directus.cpu_shares == 4096 and builds[0] == directus  # and it starts first
+    assert all(p.cpu_shares is None for p in builds if p is not directus)
+    argv: list[str] = []
+
+    def fake_run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        argv.extend(command)
+        Path(command[command.index("--iidfile") + 1]).write_text("sha256:1\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(images.subprocess, "run", fake_run)
+    images._docker_build(directus, "FROM x\n", tmp_path / "build.log")
+    assert argv[argv.index("--cpu-shares") + 1] == "4096"
