@@ -353,56 +353,65 @@ def build_all(stack: str, log: Log, workers: int = WORKERS) -> dict[str, dict[st
     """Builds (or reuses) every stand-in and project image the stack's render needs.
 
     Returns image reference -> {stand_in_for, built_from, version, base, seconds, reused};
-    bases are included under their own references. Raises ImageError on the first failure.
+    bases are included under their own references. Raises ImageError naming every failure.
     """
     check_tools()
     builds, skipped = stack_plan(stack)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        bases = bases_of(builds)
-        results = dict(zip(bases, pool.map(lambda base: ensure_base(base, log), bases), strict=True))
-        try:
-            results.update(_build_in_order(pool, builds, log))
-        except ImageError as exc:
-            exc.results = {**results, **exc.results}
-            raise
+        # Each image starts once its own base is there, not once every base is.
+        bases = {base: pool.submit(ensure_base, base, log) for base in bases_of(builds)}
+        results = _build_in_order(pool, builds, log, workers, bases)
     for ref, reason in skipped.items():
         log(f"{ref:<58} not rehearsed: {reason}")
     return results
 
 
-def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -> dict[str, dict[str, Any]]:
+def _build_in_order(
+    pool: ThreadPoolExecutor,
+    builds: list[Planned],
+    log: Log,
+    workers: int = WORKERS,
+    bases: Mapping[str, Future[dict[str, Any]]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Builds concurrently, each image once the images it is built FROM are done.
 
+    `bases` are images already being made (their futures); at most `workers` builds and
+    bases run at once. An image built FROM another image of this run (the project's postgres
+    image on the postgis stand-in) goes before those still waiting, in `builds` order.
     A failed image does not stop the others (only those built FROM it); at the end one
-    ImageError names every failure, with the finished results in its `results`.
+    ImageError names every failure, with the finished results (bases first) in its `results`.
     """
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     pending = list(builds)
-    running: dict[Future[dict[str, Any]], Planned] = {}
+    chained = {p.ref for p in builds if set(dockerfile_froms(p.dockerfile)) & {b.ref for b in builds}}
+    running: dict[Future[dict[str, Any]], str] = {future: ref for ref, future in (bases or {}).items()}
+    planned_of = {p.ref: p for p in builds}
     while pending or running:
         for planned in [p for p in pending if set(dockerfile_froms(p.dockerfile)) & set(failed)]:
             pending.remove(planned)
             failed[planned.ref] = f"{planned.ref}: an image it is built FROM failed"
-        waiting_for = {p.ref for p in pending} | {p.ref for p in running.values()}
-        for planned in [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]:
+        waiting_for = {p.ref for p in pending} | set(running.values())
+        ready = [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]
+        for planned in sorted(ready, key=lambda p: p.ref not in chained)[: max(0, workers - len(running))]:
             pending.remove(planned)
-            running[pool.submit(build, planned, log)] = planned
+            running[pool.submit(build, planned, log)] = planned.ref
         if not running:
             break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
-            planned = running.pop(future)
+            ref = running.pop(future)
             try:
-                results[planned.ref] = future.result()
+                results[ref] = future.result()
             except ImageError as exc:
-                failed[planned.ref] = str(exc)
-                log(f"{planned.ref:<58} FAILED  {exc}")
+                failed[ref] = str(exc)
+                log(f"{ref:<58} FAILED  {exc}")
+    ordered = {ref: results[ref] for ref in [*(bases or {}), *planned_of] if ref in results}
     if failed:
         error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(failed.values()))
-        error.results = results
+        error.results = ordered
         raise error
-    return results
+    return ordered
 
 
 def main(argv: list[str] | None = None) -> int:
