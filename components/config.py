@@ -30,7 +30,7 @@ from components.config_checks import (
     is_time_zone,
     key_material,
 )
-from components.config_limits import admin_cidrs, check_stack_name
+from components.config_limits import PLAIN_BECAUSE, REGION_PLAIN_BECAUSE, admin_cidrs, check_stack_name
 
 PROJECT = "quintas-crm-infra"
 
@@ -116,24 +116,6 @@ KNOWN_KEYS = frozenset(
 )
 
 
-_TAG = "it becomes a tag on every resource"
-_DNS = "it is a public DNS name: in the certificate, the ALB's rules and the stack outputs"
-PLAIN_BECAUSE: Mapping[str, str] = {
-    f"{PROJECT}:{key}": because
-    for key, because in {
-        "environment": _TAG,
-        "owner": _TAG,
-        "appHost": _DNS,
-        "cmsHost": _DNS,
-        "grafanaHost": _DNS,
-        "route53ZoneId": "it goes into the plan's DNS records and outputs",
-        "alertEmails": "it becomes the SNS subscriptions and the CMS admin's e-mail in plain container settings",
-        "adminCidrs": "it becomes security group rules",
-        "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
-        "imageTags": "it becomes the containers' image references",
-        "monthlyBudgetUsd": "the cost gate prints it with every plan",
-    }.items()
-} | {"aws:region": "it is part of every resource's ARN and endpoint"}
 """Why a setting may not arrive as a `secure:` value: where its value ends up in plain text.
 
 No setting of this project is secret (generated passwords live in pulumi-random
@@ -225,7 +207,8 @@ class StackConfig:
 
 def _read(project: str, stack: str) -> StackConfig:
     """Every section in turn (the order of the settings files), then one ConfigError for all their problems."""
-    r = Reader(PROJECT, PLAIN_BECAUSE)
+    plain = {f"{PROJECT}:{key}": because for key, because in PLAIN_BECAUSE.items()}
+    r = Reader(PROJECT, {**plain, "aws:region": REGION_PLAIN_BECAUSE})
     check_stack_name(r, stack)
     environment, region = _identity(r, stack)
     app_host, cms_host, grafana_host, zone = _names(r)

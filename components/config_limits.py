@@ -1,5 +1,6 @@
-"""Limits that other systems put on two settings: the stack name, which goes into AWS
-physical names, and the admin allow-list, which must not open the host to the internet.
+"""Limits on settings that come from where their values end up: why none may be a secret
+(each lands in plain tags, names or settings), the stack name inside AWS physical names,
+and the admin allow-list, which must not open the host to the internet.
 """
 
 from __future__ import annotations
@@ -9,6 +10,24 @@ import re
 from collections.abc import Mapping
 
 from components.config_checks import Reader
+
+_TAG = "it becomes a tag on every resource"
+_DNS = "it is a public DNS name: in the certificate, the ALB's rules and the stack outputs"
+# Why each setting must arrive in plain text (by key, without the project prefix).
+PLAIN_BECAUSE: Mapping[str, str] = {
+    "environment": _TAG,
+    "owner": _TAG,
+    "appHost": _DNS,
+    "cmsHost": _DNS,
+    "grafanaHost": _DNS,
+    "route53ZoneId": "it goes into the plan's DNS records and outputs",
+    "alertEmails": "it becomes the SNS subscriptions and the CMS admin's e-mail in plain container settings",
+    "adminCidrs": "it becomes security group rules",
+    "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
+    "imageTags": "it becomes the containers' image references",
+    "monthlyBudgetUsd": "the cost gate prints it with every plan",
+}
+REGION_PLAIN_BECAUSE = "it is part of every resource's ARN and endpoint"
 
 MIN_ADMIN_PREFIX = {4: 16, 6: 48}
 ADMIN_NETWORK_SIZE = (

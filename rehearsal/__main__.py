@@ -13,6 +13,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,12 +38,23 @@ class Check:
 
 
 class Report:
+    """The checks' results; `add` and `check` may be called from several threads at once."""
+
     def __init__(self) -> None:
         self.checks: list[Check] = []
+        self._lock = threading.Lock()
 
     def add(self, name: str, ok: bool, detail: str, seconds: float) -> None:
-        self.checks.append(Check(name, ok, detail, round(seconds, 1)))
-        print(f"{'ok  ' if ok else 'FAIL'} {name} ({seconds:.1f} s): {detail}", flush=True)
+        with self._lock:
+            self.checks.append(Check(name, ok, detail, round(seconds, 1)))
+            print(f"{'ok  ' if ok else 'FAIL'} {name} ({seconds:.1f} s): {detail}", flush=True)
+
+    def order(self, names: list[str]) -> None:
+        """Put the checks named in `names` in that order (they may have finished in another)."""
+        with self._lock:
+            rank = {name: i for i, name in enumerate(names)}
+            listed = iter(sorted((c for c in self.checks if c.name in rank), key=lambda c: rank[c.name]))
+            self.checks = [next(listed) if c.name in rank else c for c in self.checks]
 
     def check(self, name: str, step: Callable[[], str]) -> None:
         began = time.monotonic()
@@ -83,10 +95,12 @@ def run_checks(stack: Stack, services: list[str], report: Report) -> None:
     report.check("directus-health", lambda: data.directus_health(stack))
     report.check("compose-equals-plan", lambda: lifecycle.compose_equals_plan(stack, services))
     report.check("alert-delivered", lambda: checks.alert_delivered(stack))
-    for spec in _by_replacement(specs, "create-first"):
-        report.check(f"replace:{spec.name}", lambda spec=spec: lifecycle.replace_create_first(stack, spec))
-    for spec in _by_replacement(specs, "delete-first"):
-        report.check(f"stop:{spec.name}", lambda spec=spec: lifecycle.stop_delete_first(stack, spec))
+    # Unrelated services are replaced at the same time; the report lists replace: then stop:, as before.
+    lifecycle.replace_and_stop(stack, specs, report.check)
+    report.order(
+        [f"replace:{s.name}" for s in _by_replacement(specs, "create-first")]
+        + [f"stop:{s.name}" for s in _by_replacement(specs, "delete-first")]
+    )
 
 
 def _by_replacement(specs: list[ServiceSpec], kind: str) -> list[ServiceSpec]:

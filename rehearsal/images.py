@@ -29,157 +29,62 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rehearsal.image_plan import (
+    CONFIG_ONLY,
+    IMAGES_DIR,
+    POSTGRES_DOCKERFILE,
+    REQUIREMENTS_DEV,
+    ROOT,
+    VERSION_LABEL,
+    ImageError,
+    Planned,
+    declared_version,
+    dockerfile_froms,
+    instructions,
+    pinned_version,
+    plan,
+    repository,
+    split_config,
+    stack_plan,
+    substitute,
+)
 from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGES_DIR = ROOT / "rehearsal" / "images"
-POSTGRES_DOCKERFILE = ROOT / "services" / "postgres" / "Dockerfile"
-REQUIREMENTS_DEV = ROOT / "requirements-dev.txt"
+__all__ = [
+    "CONFIG_ONLY",
+    "IMAGES_DIR",
+    "NOT_REHEARSED",
+    "POSTGRES_DOCKERFILE",
+    "REQUIREMENTS_DEV",
+    "STAND_INS",
+    "VERSION_LABEL",
+    "ImageError",
+    "Planned",
+    "build_all",
+    "declared_version",
+    "dockerfile_froms",
+    "instructions",
+    "pinned_version",
+    "plan",
+    "repository",
+    "split_config",
+    "stack_plan",
+]
+
 LOG_DIR = ROOT / "build" / "rehearsal-images"
 BASE_REPOSITORY = "quintas-rehearsal/debian"
 HASH_LABEL = "io.quintas.rehearsal.hash"
-WORKERS = 2  # concurrent builds: downloads and dpkg overlap with the vfs copies
+# Concurrent builds: Directus (npm, then a C++ compile) takes one for most of a cold build;
+# the others are mostly downloads and dpkg, which overlap well on 2 cores.
+WORKERS = 3
 RECIPE = "1"  # part of every hash: bump it when the way images are built changes
 INSTALL_HINT = "apt-get install mmdebstrap docker.io"
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 
 Log = Callable[[str], None]
-
-
-class ImageError(Exception):
-    """A stand-in cannot be planned or built; the message is one line.
-
-    After a build, `results` holds what was finished (reference -> result), as build_all returns.
-    """
-
-    results: dict[str, dict[str, Any]] = {}  # replaced per instance, never mutated
-
-
-@dataclass(frozen=True)
-class Planned:
-    ref: str  # the image reference the stack uses
-    context: Path  # the directory with the Dockerfile
-    stand_in_for: str
-    built_from: str
-    build_args: tuple[tuple[str, str], ...] = field(default=())
-
-    @property
-    def dockerfile(self) -> Path:
-        return self.context / "Dockerfile"
-
-
-def repository(ref: str) -> str:
-    """`redis:7.4.2-alpine` -> `redis`; a registry host with a port keeps its colon."""
-    name = ref.split("@", 1)[0]
-    head, sep, tail = name.rpartition(":")
-    return head if sep and "/" not in tail else name
-
-
-def dockerfile_froms(dockerfile: Path) -> list[str]:
-    """The images a Dockerfile builds FROM (not its own earlier stages)."""
-    froms: list[str] = []
-    stages: set[str] = set()
-    for line in dockerfile.read_text().splitlines():
-        match = re.match(r"\s*FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
-        if match:
-            if match.group(1) not in stages:
-                froms.append(match.group(1))
-            if match.group(2):
-                stages.add(match.group(2))
-    return froms
-
-
-VERSION_LABEL = "org.opencontainers.image.version"
-# Instructions that only change the image's configuration: `docker commit --change` takes them.
-CONFIG_ONLY = frozenset({"ENV", "LABEL", "USER", "WORKDIR", "VOLUME", "EXPOSE", "ENTRYPOINT", "CMD"})
-
-
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(KEYWORD, whole instruction) per instruction; comments dropped, continuation lines joined."""
-    lines = [ln for ln in dockerfile.read_text().splitlines() if not ln.lstrip().startswith("#")]
-    joined = re.sub(r"\\\n", " ", "\n".join(lines))
-    return [(ln.split(None, 1)[0].upper(), ln.strip()) for ln in joined.splitlines() if ln.strip()]
-
-
-def split_config(dockerfile: Path) -> tuple[str, list[str]]:
-    """The Dockerfile up to its last filesystem step, and the configuration-only instructions after it.
-
-    On the vfs storage driver the classic builder copies the whole image for every step, even
-    for ENV or CMD; the builder applies the trailing configuration in one `docker commit`.
-    """
-    steps = instructions(dockerfile)
-    last = max(i for i, (keyword, _) in enumerate(steps) if keyword not in CONFIG_ONLY)
-    if last == len(steps) - 1:
-        return dockerfile.read_text(), []  # nothing to move: the Dockerfile as it is
-    head = "\n".join(text for _, text in steps[: last + 1]) + "\n"
-    return head, [text for _, text in steps[last + 1 :]]
-
-
-def declared_version(planned: Planned) -> str:
-    """The stand-in's version as its Dockerfile labels it (build arguments substituted), else the tag."""
-    for keyword, text in instructions(planned.dockerfile):
-        match = re.search(rf'{VERSION_LABEL}="([^"]*)"', text) if keyword == "LABEL" else None
-        if match:
-            return _substitute(match.group(1), planned.build_args)
-    return planned.ref.rpartition(":")[2]
-
-
-def _substitute(text: str, build_args: Iterable[tuple[str, str]]) -> str:
-    for key, value in build_args:
-        text = text.replace("${" + key + "}", value)
-    return text
-
-
-def pinned_version(requirements: Path, package: str) -> str:
-    match = re.search(rf"^{re.escape(package)}(?:\[[^\]]*\])?==(\S+)", requirements.read_text(), re.MULTILINE)
-    if not match:
-        raise ImageError(f"{requirements.name} pins no version of {package}")
-    return match.group(1)
-
-
-def plan(document: Mapping[str, Any], postgres_base: str, moto_version: str) -> tuple[list[Planned], dict[str, str]]:
-    """What to build for a rendered Compose document, stand-ins before the images built FROM them.
-
-    Returns the builds and the references with no stand-in (reference -> reason).
-    Raises ImageError for a reference that is neither.
-    """
-    own: dict[str, Planned] = {}
-    refs = [postgres_base, f"motoserver/moto:{moto_version}"]
-    for service in document["services"].values():
-        if "build" in service:  # the project's own image, from its real Dockerfile
-            context = (ROOT / service["build"]["context"]).resolve()
-            built_from = f"{context.relative_to(ROOT)}/Dockerfile, unchanged"
-            own.setdefault(service["image"], Planned(service["image"], context, "the project's image", built_from))
-        else:
-            refs.append(service["image"])
-    stand_ins: dict[str, Planned] = {}
-    skipped: dict[str, str] = {}
-    for ref in refs:
-        repo = repository(ref)
-        if repo in STAND_INS:
-            entry = STAND_INS[repo]
-            args = (("VERSION", moto_version),) if repo == "motoserver/moto" else ()
-            stand_ins.setdefault(ref, Planned(ref, IMAGES_DIR / entry.directory, ref, entry.built_from, args))
-        elif repo in NOT_REHEARSED:
-            skipped[ref] = NOT_REHEARSED[repo]
-        else:
-            raise ImageError(f"{ref}: no stand-in under rehearsal/images and not listed in NOT_REHEARSED")
-    order = list(STAND_INS)
-    ranked = sorted(stand_ins.values(), key=lambda p: order.index(repository(p.ref)))
-    return [*ranked, *own.values()], skipped
-
-
-def stack_plan(stack: str) -> tuple[list[Planned], dict[str, str]]:
-    """The builds for a stack, read from its `ops compose` render and the project's pins."""
-    from ops.local.compose import load_config, render  # the simulated engine: imported only when needed
-
-    document = render(load_config(stack))
-    postgres_base = dockerfile_froms(POSTGRES_DOCKERFILE)[0]
-    return plan(document, postgres_base, pinned_version(REQUIREMENTS_DEV, "moto"))
 
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -286,6 +191,8 @@ def _docker_build(planned: Planned, head: str, build_log: Path) -> str:
     command = ["docker", "build", "--network", "host", "--force-rm", "--iidfile", str(iidfile), "-f", "-"]
     for key, value in planned.build_args:
         command += ["--build-arg", f"{key}={value}"]
+    if planned.cpu_shares:
+        command += ["--cpu-shares", str(planned.cpu_shares)]
     with build_log.open("w") as out:
         code = subprocess.run(
             [*command, str(planned.context)], input=head, text=True, stdout=out, stderr=subprocess.STDOUT
@@ -323,7 +230,7 @@ def build(planned: Planned, log: Log) -> dict[str, Any]:
         build_log = LOG_DIR / (re.sub(r"[^A-Za-z0-9_.-]+", "_", planned.ref) + ".log")
         head, config = split_config(planned.dockerfile)
         image = _docker_build(planned, head, build_log)
-        changes = [_substitute(change, planned.build_args) for change in config]
+        changes = [substitute(change, planned.build_args) for change in config]
         _commit(image, [*changes, f'LABEL {HASH_LABEL}="{wanted}"'], planned.ref)
     seconds = round(time.monotonic() - started, 1)
     log(f"{planned.ref:<58} {'reused' if reused else 'built':>6} {seconds:6.1f}s  {planned.built_from}")
@@ -346,56 +253,65 @@ def build_all(stack: str, log: Log, workers: int = WORKERS) -> dict[str, dict[st
     """Builds (or reuses) every stand-in and project image the stack's render needs.
 
     Returns image reference -> {stand_in_for, built_from, version, base, seconds, reused};
-    bases are included under their own references. Raises ImageError on the first failure.
+    bases are included under their own references. Raises ImageError naming every failure.
     """
     check_tools()
     builds, skipped = stack_plan(stack)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        bases = bases_of(builds)
-        results = dict(zip(bases, pool.map(lambda base: ensure_base(base, log), bases), strict=True))
-        try:
-            results.update(_build_in_order(pool, builds, log))
-        except ImageError as exc:
-            exc.results = {**results, **exc.results}
-            raise
+        # Each image starts once its own base is there, not once every base is.
+        bases = {base: pool.submit(ensure_base, base, log) for base in bases_of(builds)}
+        results = _build_in_order(pool, builds, log, workers, bases)
     for ref, reason in skipped.items():
         log(f"{ref:<58} not rehearsed: {reason}")
     return results
 
 
-def _build_in_order(pool: ThreadPoolExecutor, builds: list[Planned], log: Log) -> dict[str, dict[str, Any]]:
+def _build_in_order(
+    pool: ThreadPoolExecutor,
+    builds: list[Planned],
+    log: Log,
+    workers: int = WORKERS,
+    bases: Mapping[str, Future[dict[str, Any]]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Builds concurrently, each image once the images it is built FROM are done.
 
+    `bases` are images already being made (their futures); at most `workers` builds and
+    bases run at once. An image built FROM another image of this run (the project's postgres
+    image on the postgis stand-in) goes before those still waiting, in `builds` order.
     A failed image does not stop the others (only those built FROM it); at the end one
-    ImageError names every failure, with the finished results in its `results`.
+    ImageError names every failure, with the finished results (bases first) in its `results`.
     """
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     pending = list(builds)
-    running: dict[Future[dict[str, Any]], Planned] = {}
+    chained = {p.ref for p in builds if set(dockerfile_froms(p.dockerfile)) & {b.ref for b in builds}}
+    running: dict[Future[dict[str, Any]], str] = {future: ref for ref, future in (bases or {}).items()}
+    planned_of = {p.ref: p for p in builds}
     while pending or running:
         for planned in [p for p in pending if set(dockerfile_froms(p.dockerfile)) & set(failed)]:
             pending.remove(planned)
             failed[planned.ref] = f"{planned.ref}: an image it is built FROM failed"
-        waiting_for = {p.ref for p in pending} | {p.ref for p in running.values()}
-        for planned in [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]:
+        waiting_for = {p.ref for p in pending} | set(running.values())
+        ready = [p for p in pending if not set(dockerfile_froms(p.dockerfile)) & waiting_for]
+        for planned in sorted(ready, key=lambda p: p.ref not in chained)[: max(0, workers - len(running))]:
             pending.remove(planned)
-            running[pool.submit(build, planned, log)] = planned
+            running[pool.submit(build, planned, log)] = planned.ref
         if not running:
             break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
-            planned = running.pop(future)
+            ref = running.pop(future)
             try:
-                results[planned.ref] = future.result()
+                results[ref] = future.result()
             except ImageError as exc:
-                failed[planned.ref] = str(exc)
-                log(f"{planned.ref:<58} FAILED  {exc}")
+                failed[ref] = str(exc)
+                log(f"{ref:<58} FAILED  {exc}")
+    ordered = {ref: results[ref] for ref in [*(bases or {}), *planned_of] if ref in results}
     if failed:
         error = ImageError(f"{len(failed)} image(s) failed: " + "; ".join(failed.values()))
-        error.results = results
+        error.results = ordered
         raise error
-    return results
+    return ordered
 
 
 def main(argv: list[str] | None = None) -> int:

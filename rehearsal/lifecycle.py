@@ -7,14 +7,19 @@
   (postgres: without crash recovery).
 - `compose-equals-plan`: what runs equals the Container inputs of the plan,
   except for the local substitutions listed in `substitutions()`.
+
+`replace_and_stop` runs the replace: and stop: checks of unrelated services at the
+same time (`related()` says which are related); each still asserts the same.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from components.workload.catalogue import PRIVATE_IMAGES
@@ -28,11 +33,21 @@ from rehearsal.stack import Stack, run
 CONTAINER = "docker:index/container:Container"
 # What postgres logs when it starts on a directory that was not shut down cleanly.
 CRASH_RECOVERY = ("was not properly shut down", "automatic recovery in progress", "database system was interrupted")
+# At most this many replace:/stop: checks at once: most of their time is waiting for health
+# checks, but a starting Directus or postgres needs the CPU (2 cores on the build machine).
+LIFECYCLE_WORKERS = 4
+
+Check = Callable[[str, Callable[[], str]], None]  # Report.check: runs a step, records it
+# docker-compose lists and inspects every container of the project: one that another check
+# removes meanwhile fails it ("No such container"). So the checks' Compose calls and container
+# removals take turns; the waits for health checks and stop signals still overlap.
+PROJECT_CHANGES = threading.Lock()
 
 
 def replace_create_first(stack: Stack, spec: ServiceSpec) -> str:
     first = stack.container(spec.name)
-    stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{spec.name}=2", spec.name)
+    with PROJECT_CHANGES:
+        stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{spec.name}=2", spec.name)
     second = next(c for c in stack.container_ids(spec.name) if c != first)
     assert spec.health is not None
     began = time.monotonic()
@@ -41,7 +56,8 @@ def replace_create_first(stack: Stack, spec: ServiceSpec) -> str:
     if not stack.inspect(first)["State"]["Running"]:
         raise CheckFailed(f"the first {spec.name} container stopped before the second turned healthy")
     run(["docker", "stop", "-t", str(spec.stop_grace_seconds), first])
-    run(["docker", "rm", "-v", first])
+    with PROJECT_CHANGES:
+        run(["docker", "rm", "-v", first])
     if stack.inspect(second)["State"]["Health"]["Status"] != "healthy":
         raise CheckFailed(f"the second {spec.name} container is not healthy once the first is gone")
     return f"second container healthy after {took:.0f} s beside the first; first stopped and removed"
@@ -55,7 +71,8 @@ def stop_delete_first(stack: Stack, spec: ServiceSpec) -> str:
     code = stack.inspect(old)["State"]["ExitCode"]
     if took >= spec.stop_grace_seconds or code == 137:
         raise CheckFailed(f"not stopped by its stop signal within {spec.stop_grace_seconds} s (exit {code})")
-    stack.compose("up", "-d", "--no-deps", "--force-recreate", spec.name)
+    with PROJECT_CHANGES:
+        stack.compose("up", "-d", "--no-deps", "--force-recreate", spec.name)
     new = stack.container(spec.name)
     assert spec.health is not None
     stack.wait_healthy(new, spec.health.seconds_to_healthy() + 30)
@@ -68,6 +85,86 @@ def stop_delete_first(stack: Stack, spec: ServiceSpec) -> str:
             raise CheckFailed(f"postgres started with crash recovery: {found[0]}")
         detail += ", started without crash recovery"
     return detail
+
+
+def related(document: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Per service of a Compose document, the services whose replacement must not overlap with its own.
+
+    Related are the services it depends on and those that depend on it, directly or through
+    others (`depends_on`: stopping postgres takes Directus, and through it the frontend, down
+    with it), and the services sharing one of its named volumes (postgres and the backup
+    job share the data directory; the backup job and node-exporter the textfile directory).
+    """
+    services: Mapping[str, Any] = document["services"]
+    needs: dict[str, set[str]] = {name: set(service.get("depends_on") or ()) for name, service in services.items()}
+
+    def reach(start: str, edges: Mapping[str, set[str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(edges.get(start, ()))
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += edges.get(name, ())
+        return seen
+
+    needed_by: dict[str, set[str]] = {name: {o for o, deps in needs.items() if name in deps} for name in services}
+    volumes = {name: _named_volumes(service) for name, service in services.items()}
+    out: dict[str, set[str]] = {}
+    for name in services:
+        sharing = {other for other in services if other != name and volumes[name] & volumes[other]}
+        out[name] = (reach(name, needs) | reach(name, needed_by) | sharing) - {name}
+    return out
+
+
+def _named_volumes(service: Mapping[str, Any]) -> set[str]:
+    """The named volumes a Compose service mounts (not host paths or the rendered files)."""
+    names: set[str] = set()
+    for volume in service.get("volumes") or ():
+        if isinstance(volume, dict):
+            source = volume.get("source", "") if volume.get("type", "volume") == "volume" else ""
+        else:
+            parts = str(volume).split(":")
+            source = parts[0] if len(parts) > 1 else ""  # a lone path is an anonymous volume
+        if source and not source.startswith(("/", ".", "~")):
+            names.add(source)
+    return names
+
+
+def replace_and_stop(
+    stack: Stack, specs: Iterable[ServiceSpec], check: Check, workers: int = LIFECYCLE_WORKERS
+) -> None:
+    """`replace:<service>` for each create-first and `stop:<service>` for each delete-first spec.
+
+    Unrelated services (`related()`) are replaced at the same time, at most `workers` at once;
+    a check never runs beside one of a related service. Those related to the most others start
+    first, so the independent ones fill the gaps. `check` records each under its own name
+    and time (Report.check, which must be safe to call from several threads).
+    """
+    tasks: list[tuple[str, str, Callable[[], str]]] = []
+    for spec in specs:
+        if spec.replacement == "create-first":
+            tasks.append((f"replace:{spec.name}", spec.name, lambda spec=spec: replace_create_first(stack, spec)))
+        elif spec.replacement == "delete-first":
+            tasks.append((f"stop:{spec.name}", spec.name, lambda spec=spec: stop_delete_first(stack, spec)))
+    apart = related(stack.document)
+    names = {service for _, service, _ in tasks}
+    pending = sorted(tasks, key=lambda t: -len(apart.get(t[1], set()) & names))  # stable: ties keep their order
+    running: dict[Future[None], str] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while pending or running:
+            for task in list(pending):
+                busy = set(running.values())
+                if len(running) >= workers:
+                    break
+                if task[1] in busy or apart.get(task[1], set()) & busy:
+                    continue
+                pending.remove(task)
+                running[pool.submit(check, task[0], task[2])] = task[1]
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                future.result()
 
 
 # compose-equals-plan

@@ -5,6 +5,10 @@ The rehearsal itself (`make rehearsal`, run by `make test`) needs the engine.
 
 from __future__ import annotations
 
+import itertools
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import yaml
 from ops.local import compose
 from ops.sim import engine
 from rehearsal import checks, lifecycle
+from rehearsal.__main__ import Report
 from rehearsal.stack import Stack
 
 
@@ -115,3 +120,114 @@ def test_the_rehearsal_alert_is_the_stacks_own_with_a_shorter_for(stack: Stack) 
     assert copy == {**original, "for": checks.ALERT_FOR}
     mounts = stack.document["services"]["prometheus"]["volumes"]
     assert any(m.endswith(f"/etc/prometheus/rules/{checks.REHEARSAL_RULES}:ro") for m in mounts)
+
+
+def test_related_services_are_dependencies_both_ways_and_shared_volumes(stack: Stack) -> None:
+    related = lifecycle.related(stack.document)
+    # Stopping postgres takes Directus down, and through it the frontend; the backup job shares its data.
+    assert {"directus", "frontend", "backup", "postgres-exporter"} <= related["postgres"]
+    assert {"postgres", "redis", "frontend"} <= related["directus"]
+    assert "node-exporter" in related["backup"]  # the textfile volume
+    assert related["node-exporter"] == {"backup"}
+    assert related["blackbox-exporter"] == set()
+    assert "postgres" not in related["redis"]
+    assert all(name not in others for name, others in related.items())
+    assert all(name in related[other] for name, others in related.items() for other in others)
+
+
+def test_named_volumes_are_told_from_host_paths_and_rendered_files() -> None:
+    service = {"volumes": ["data:/d", "/proc:/host/proc:ro", "./config/x.yml:/x:ro", "/anonymous", {"source": "v"}]}
+    assert lifecycle._named_volumes(service) == {"data", "v"}
+
+
+def test_lifecycle_checks_overlap_only_for_unrelated_services(stack: Stack) -> None:
+    """Every replace:/stop: check runs once, never beside a related service's, at most `workers` at once."""
+    spans: dict[str, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    def check(name: str, _step: object) -> None:
+        began = time.monotonic()
+        time.sleep(0.05)
+        with lock:
+            spans[name] = (began, time.monotonic())
+
+    specs = list(stack.specs.values())
+    lifecycle.replace_and_stop(stack, specs, check, workers=3)
+    expected = {f"replace:{s.name}" for s in specs if s.replacement == "create-first"}
+    expected |= {f"stop:{s.name}" for s in specs if s.replacement == "delete-first"}
+    assert set(spans) == expected
+    related = lifecycle.related(stack.document)
+
+    def overlap(a: str, b: str) -> bool:
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    service = {name: name.split(":", 1)[1] for name in spans}
+    pairs = [(a, b) for a in spans for b in spans if a < b and overlap(a, b)]
+    assert pairs, "nothing ran at the same time"
+    assert not [(a, b) for a, b in pairs if service[b] in related[service[a]]]
+    at_once = max(sum(spans[b][0] <= spans[a][0] < spans[b][1] for b in spans) for a in spans)
+    assert at_once <= 3
+
+
+def test_the_report_keeps_its_order_whatever_order_checks_finish_in() -> None:
+    report = Report()
+    for name in ("alert-delivered", "stop:redis", "replace:frontend", "stop:postgres"):
+        report.add(name, True, "", 1.0)
+    report.order(["replace:frontend", "stop:postgres", "stop:redis"])
+    assert [c.name for c in report.checks] == ["alert-delivered", "replace:frontend", "stop:postgres", "stop:redis"]
+
+
+class _Project:
+    """A stand-in Stack for the lifecycle checks: records when Compose runs and containers are removed."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.document, self.specs = stack.document, stack.specs
+        self.changes: list[tuple[float, float]] = []  # Compose calls and `docker rm`, (start, end)
+        self.lock = threading.Lock()
+        self.ids: dict[str, list[str]] = {name: [f"{name}-1"] for name in stack.specs}
+
+    def change(self) -> None:
+        began = time.monotonic()
+        time.sleep(0.03)
+        with self.lock:
+            self.changes.append((began, time.monotonic()))
+
+    def compose(self, *args: str, **_: object) -> str:
+        self.change()
+        name = args[-1]
+        with self.lock:
+            self.ids[name] = [*self.ids[name], f"{name}-{len(self.ids[name]) + 1}"][-2:]
+        return ""
+
+    def container(self, name: str) -> str:
+        return self.ids[name][-1]
+
+    def container_ids(self, name: str) -> list[str]:
+        return list(self.ids[name])
+
+    def wait_healthy(self, _container: str, _timeout: float) -> None:
+        time.sleep(0.05)
+
+    def inspect(self, _container: str) -> dict[str, Any]:
+        return {"State": {"Running": True, "ExitCode": 0, "Health": {"Status": "healthy"}}}
+
+
+def test_concurrent_lifecycle_checks_take_turns_with_compose_and_removals(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-compose fails on a container another check removes while it lists the project's."""
+    project = _Project(stack)
+
+    def docker(argv: list[str], **_: object) -> str:
+        if argv[:2] == ["docker", "rm"]:
+            project.change()
+        return ""
+
+    monkeypatch.setattr(lifecycle, "run", docker)
+    monkeypatch.setattr(lifecycle.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "", ""))
+    results: dict[str, str] = {}
+    specs = list(stack.specs.values())
+    lifecycle.replace_and_stop(project, specs, lambda name, step: results.setdefault(name, step()))  # type: ignore[arg-type]
+    assert len(results) == len(specs) and all(results.values())
+    spans = sorted(project.changes)
+    assert not [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]], "two project changes at once"

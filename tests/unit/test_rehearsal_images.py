@@ -8,6 +8,8 @@ stand-in Dockerfile builds FROM a rehearsal base and declares what the upstream 
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -215,3 +217,49 @@ def test_a_failed_build_stops_only_the_images_built_from_it(tmp_path: Path, monk
     assert "broken:1: docker build failed" in str(caught.value)
     assert "child:1: an image it is built FROM failed" in str(caught.value)
     assert set(caught.value.results) == {"fine:1"}
+
+
+def test_the_longest_build_gets_more_cpu_and_the_same_image(
+    staging: tuple[list[Planned], dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, _ = staging
+    (directus,) = [p for p in builds if repository(p.ref) == "directus/directus"]
+    assert directus.cpu_shares == 4096 and builds[0] == directus  # and it starts first
+    assert all(p.cpu_shares is None for p in builds if p is not directus)
+    argv: list[str] = []
+
+    def fake_run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        argv.extend(command)
+        Path(command[command.index("--iidfile") + 1]).write_text("sha256:1\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(images.subprocess, "run", fake_run)
+    images._docker_build(directus, "FROM x\n", tmp_path / "build.log")
+    assert argv[argv.index("--cpu-shares") + 1] == "4096"
+
+
+def test_an_image_built_from_another_goes_first_and_each_waits_only_for_its_own_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planned(name: str, base: str) -> Planned:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(f'FROM {base}\nRUN true\nCMD ["x"]\n')
+        return Planned(f"{name}:1", tmp_path / name, name, "test")
+
+    builds = [planned("stand-in", "fast:1"), planned("other", "fast:1"), planned("project", "stand-in:1")]
+    builds.append(planned("late", "slow:1"))
+    started: list[str] = []
+    slow_base = threading.Event()
+
+    def fake_build(p: Planned, log: images.Log) -> dict[str, object]:
+        started.append(p.ref)
+        if p.ref == "other:1":
+            slow_base.set()  # the slow base finishes only once the fast base's images ran
+        return {"ref": p.ref}
+
+    monkeypatch.setattr(images, "build", fake_build)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        bases = {"fast:1": pool.submit(lambda: {"base": "fast"}), "slow:1": pool.submit(slow_base.wait)}
+        results = images._build_in_order(pool, builds, lambda line: None, 2, bases)  # type: ignore[arg-type]
+    assert started == ["stand-in:1", "project:1", "other:1", "late:1"]
+    assert list(results) == ["fast:1", "slow:1", "stand-in:1", "other:1", "project:1", "late:1"]
