@@ -217,7 +217,7 @@ def _commit(image: str, changes: list[str], ref: str) -> None:
     try:
         _docker("commit", *(arg for change in changes for arg in ("--change", change)), container, ref)
     finally:
-        _docker("rm", container, check=False)
+        _docker("rm", "-v", container, check=False)  # with the anonymous volumes of VOLUME lines
 
 
 def build(planned: Planned, log: Log) -> dict[str, Any]:

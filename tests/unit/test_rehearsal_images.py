@@ -263,3 +263,21 @@ def test_an_image_built_from_another_goes_first_and_each_waits_only_for_its_own_
         results = images._build_in_order(pool, builds, lambda line: None, 2, bases)  # type: ignore[arg-type]
     assert started == ["stand-in:1", "project:1", "other:1", "late:1"]
     assert list(results) == ["fast:1", "slow:1", "stand-in:1", "other:1", "project:1", "late:1"]
+
+
+@pytest.mark.parametrize("entrypoint", ["nullnull", '["docker-entrypoint.sh"]["postgres"]'])
+def test_the_container_a_commit_is_made_from_goes_with_its_anonymous_volumes(
+    monkeypatch: pytest.MonkeyPatch, entrypoint: str
+) -> None:
+    """An image with VOLUME lines (postgres, redis) gives the container anonymous volumes:
+    removed without -v, every cold build left one per such image on the engine."""
+    calls: list[tuple[str, ...]] = []
+
+    def fake_docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        out = entrypoint if args[:2] == ("image", "inspect") else "c0ffee" if args[0] == "create" else ""
+        return subprocess.CompletedProcess(["docker", *args], 0, out, "")
+
+    monkeypatch.setattr(images, "_docker", fake_docker)
+    images._commit("built", ['CMD ["postgres"]'], "quintas-crm/postgres:1")
+    assert ("rm", "-v", "c0ffee") in calls
