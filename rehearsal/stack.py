@@ -67,6 +67,10 @@ class Stack:
     # keeps only its last 256 events, and every health check adds several.
     health_events: list[dict[str, Any]] = field(default_factory=list)
     _watcher: subprocess.Popen[str] | None = None
+    # Volumes that were on the engine before `up`: an anonymous volume (an image's VOLUME
+    # line that no mount covers) carries no project label, so `down` removes the dangling
+    # ones that appeared since, and never one that was already there.
+    volumes_before: frozenset[str] | None = None
 
     def render(self, extra_files: dict[str, str] | None = None) -> None:
         """Write docker-compose.yml, the config files and fresh local secrets, as `ops compose` does."""
@@ -102,6 +106,7 @@ class Stack:
         missing = sorted(f"{n} ({ref})" for n, ref in wanted.items() if not image_exists(ref))
         if missing:
             raise RehearsalError(f"no local image for {', '.join(missing)}: build the stand-ins first")
+        self.volumes_before = frozenset(run(["docker", "volume", "ls", "-q"], check=False).split())
         self.started_at = time.time()
         self._watch_health()
         self.compose("up", "-d", "--no-build", *services, timeout=900)
@@ -131,6 +136,11 @@ class Stack:
             left = run([docker, kind, "ls", "-q", "--filter", f"label={PROJECT_LABEL}={PROJECT}"], check=False).split()
             if left:
                 run([docker, kind, "rm", *left], check=False)
+        if self.volumes_before is not None:
+            dangling = run([docker, "volume", "ls", "-q", "--filter", "dangling=true"], check=False).split()
+            new = [v for v in dangling if v not in self.volumes_before]
+            if new:
+                run([docker, "volume", "rm", *new], check=False)
 
     def container_ids(self, service: str, all_states: bool = False) -> list[str]:
         argv = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label={PROJECT_LABEL}={PROJECT}"]
