@@ -37,7 +37,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(verb, help=help_text)
             continue
         module = importlib.import_module(module_name)
-        verb_parser = sub.add_parser(verb, help=help_text, description=(module.__doc__ or help_text).strip())
+        # The module's docstring as written: its examples and numbered steps keep their lines.
+        verb_parser = sub.add_parser(
+            verb,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(verb_parser)
         verb_parser.set_defaults(handler=module.main)
     return parser

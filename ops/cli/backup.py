@@ -37,10 +37,27 @@ class InputError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    verify = sub.add_parser("verify", help="check that base backups, WAL and dumps are fresh")
+    verify = sub.add_parser(
+        "verify",
+        help="check that base backups, WAL and dumps are fresh",
+        description="Check the stack's backups, reading only the backups bucket, one line per check:\n"
+        "the newest base backup finished less than 26 hours ago, a WAL segment arrived within\n"
+        "3 x archive_timeout, and the newest dump exists and is not empty.\n"
+        "Exit 0 all fresh, 1 a check failed, 2 bad input.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(verify)
     verify.add_argument("--archive-timeout", type=int, help="seconds; default: archiveTimeoutSeconds of the stack")
-    rest = sub.add_parser("restore", help="restore a base backup and replay WAL into a new directory, then verify")
+    rest = sub.add_parser(
+        "restore",
+        help="restore a base backup and replay WAL into a new directory, then verify",
+        description="Restore the newest base backup (or the newest that ended before --to) into a new or\n"
+        "empty --target-dir, replay WAL up to --to (`latest`: to the end of the archive) on a local\n"
+        "PostgreSQL that never archives, then verify: row counts of every table, checksums of the\n"
+        "--verify-table tables, postgis_full_version(). Nothing is written to the bucket.\n"
+        "Exit 0 restored and verified, 1 the restore or a check failed, 2 bad input (nothing changed).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(rest)
     rest.add_argument("--to", required=True, help="`latest` or an ISO time, e.g. 2026-11-28T01:30:00-06:00")
     rest.add_argument("--target-dir", required=True, type=Path, help="a new or empty directory")

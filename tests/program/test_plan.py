@@ -147,3 +147,25 @@ def test_cli_output_cut_short_by_the_reader_ends_quietly() -> None:
 
 def test_main_returns_the_verb_exit_code() -> None:
     assert main(["plan", "--stack", "qa"]) == 2
+
+
+def test_verb_help_keeps_the_docstrings_lines_and_every_backup_action_says_what_it_does() -> None:
+    """Examples and numbered steps in a verb's description stay one per line in --help."""
+    import contextlib
+    import io
+
+    from ops.__main__ import build_parser
+
+    def help_of(*argv: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            build_parser(argv[0]).parse_args([*argv, "--help"])
+        return out.getvalue()
+
+    backup = help_of("backup")
+    assert "\n  python -m ops backup verify --stack prod" in backup
+    assert "\n  python -m ops backup restore --stack prod" in backup
+    cutover = help_of("dns-cutover")
+    assert "\n1. Reads the stack outputs" in cutover and "\n2. Checks that every target group" in cutover
+    assert "the newest base backup finished less than 26 hours ago" in help_of("backup", "verify")
+    assert "postgis_full_version()" in help_of("backup", "restore")
