@@ -77,11 +77,19 @@ VPC_CIDR = "10.40.0.0/16"  # the stack's VPC; the ALB's addresses come from it
 PROVIDER_NAMESPACES = ("aws", "docker", "command", "random", "pulumi")
 
 
+def closest_key(key: str, project_keys: bool = True) -> str | None:
+    """The setting a mistyped `key` most likely meant: one of this project's (unless another
+    project's file is read) or `aws:region`; None when nothing is close."""
+    known = [f"{PROJECT}:{k}" for k in sorted(KNOWN_KEYS)] if project_keys else []
+    close = difflib.get_close_matches(key, [*known, "aws:region"], n=1)
+    return close[0] if close else None
+
+
 def unknown_namespace(key: str) -> str:
     """What to say of a setting under a namespace nothing reads (a typo in the project name)."""
-    close = difflib.get_close_matches(key, [f"{PROJECT}:{k}" for k in sorted(KNOWN_KEYS)] + ["aws:region"], n=1)
+    close = closest_key(key)
     if close:
-        return f"a namespace something reads: did you mean {close[0]}?"
+        return f"a namespace something reads: did you mean {close}?"
     return f"a namespace something reads: {', '.join(sorted((PROJECT, *PROVIDER_NAMESPACES)))}"
 
 

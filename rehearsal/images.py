@@ -33,46 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.image_plan import (
-    CONFIG_ONLY,
-    IMAGES_DIR,
-    POSTGRES_DOCKERFILE,
-    REQUIREMENTS_DEV,
     ROOT,
-    VERSION_LABEL,
     ImageError,
     Planned,
     declared_version,
     dockerfile_froms,
-    instructions,
-    pinned_version,
-    plan,
-    repository,
     split_config,
     stack_plan,
     substitute,
 )
-from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
-
-__all__ = [
-    "CONFIG_ONLY",
-    "IMAGES_DIR",
-    "NOT_REHEARSED",
-    "POSTGRES_DOCKERFILE",
-    "REQUIREMENTS_DEV",
-    "STAND_INS",
-    "VERSION_LABEL",
-    "ImageError",
-    "Planned",
-    "build_all",
-    "declared_version",
-    "dockerfile_froms",
-    "instructions",
-    "pinned_version",
-    "plan",
-    "repository",
-    "split_config",
-    "stack_plan",
-]
 
 LOG_DIR = ROOT / "build" / "rehearsal-images"
 BASE_REPOSITORY = "quintas-rehearsal/debian"

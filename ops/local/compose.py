@@ -1,15 +1,9 @@
-"""A stack's services as a Compose file for a laptop, with no cloud (the verb: ops/cli/compose.py).
+"""A stack's services as a Compose file for a laptop, with no cloud.
 
-The same ServiceSpecs as the host runs, with the same configuration files for
-Prometheus, Alertmanager, blackbox and Grafana, changed only where a machine
-without the cloud differs (`LOCAL_ENV` and `_localize` list every change):
-ports bound to 127.0.0.1, named volumes instead of /srv/data, the json-file log
-driver instead of CloudWatch, local bucket names, Grafana at grafana.localhost,
-no probes through the public names, and one local AWS API server (`aws-local`,
-moto) in place of S3 and SNS: uploads, WAL archiving, base backups and alert
-notifications all go there. Secrets are files under local/secrets/ that the
-developer creates (`--init-secrets` writes random ones for any missing); no real
-secret value is ever read or written.
+`render` turns the same ServiceSpecs and monitoring files the host gets into a Compose
+document, changed only where a machine without the cloud differs: `LOCAL_ENV` and
+`_localize` list every change. The verb, and what the render differs in, are
+described in ops/cli/compose.py (`python -m ops compose --help`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ so a run never needs the stack's passphrase or KMS key.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
@@ -33,7 +32,7 @@ class Yaml12Loader(yaml.SafeLoader):
 
 Yaml12Loader.yaml_implicit_resolvers = {}
 _CORE_SCALARS = (
-    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", "~nN"),
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL", "~nN"),
     ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
     ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
     (
@@ -140,12 +139,11 @@ def _checked_key(file: str, key: Any, project: str, namespaces: set[str]) -> str
     if not sep or not namespace or not name:
         raise SettingsFileError(f"{file}: config key {key!r} must be `namespace:key` (e.g. {project}:{key})")
     if namespace not in namespaces:
-        from components.config import KNOWN_KEYS  # the main project's keys, for the suggestion only
+        from components.config import closest_key  # the program's own suggestion, for the same typo
         from ops.sim.model import PROJECT
 
-        own = [f"{project}:{k}" for k in sorted(KNOWN_KEYS)] if project == PROJECT else []
-        close = difflib.get_close_matches(key, [*own, "aws:region"], n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; namespaces read: {', '.join(sorted(namespaces))}"
+        close = closest_key(key, project_keys=project == PROJECT)
+        hint = f"; did you mean {close}?" if close else f"; namespaces read: {', '.join(sorted(namespaces))}"
         raise SettingsFileError(f"{file}: {key}: nothing reads the namespace {namespace!r}{hint}")
     return key
 

@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import subprocess
-import sys
 import zoneinfo
 from pathlib import Path
-from types import ModuleType
 
 import boto3
 import pytest
 
 from benchmarks import drill
 from tests.conftest import require_tool
+from tests.helpers import backup_job_script
+from tests.helpers.backup_job_script import SCRIPT
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "services" / "postgres" / "backup_job.py"
 UTC = dt.UTC
 
 
-def _load_job() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("backup_job", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["backup_job"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-job = _load_job()
+job = backup_job_script.load()
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MEXICO = zoneinfo.ZoneInfo("America/Mexico_City")
 

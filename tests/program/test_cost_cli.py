@@ -75,24 +75,25 @@ def test_bad_input_exits_2_with_one_line(argv: list[str], message: str) -> None:
     assert message in err and err.startswith("error: ")
 
 
-def test_invalid_settings_exit_2(tmp_path, monkeypatch) -> None:
-    text = (ROOT / "Pulumi.staging.yaml").read_text().replace("instanceType: t3.medium", "instanceType: t2.nano")
-    (tmp_path / "Pulumi.broken.yaml").write_text(text)
+def _staging_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, stack: str = "staging") -> None:
+    """A project in tmp_path with the real program and staging's settings, `old` replaced by `new`, as `stack`."""
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    assert old in text
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text.replace(old, new))
     (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_invalid_settings_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _staging_with(tmp_path, monkeypatch, "instanceType: t3.medium", "instanceType: t2.nano", stack="broken")
     code, out, err = _run("cost", "--stack", "broken")
     assert code == 2 and out == ""
     assert "quintas-crm-infra:instanceType" in err
 
 
 def _stack_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str) -> None:
-    text = (ROOT / "Pulumi.staging.yaml").read_text()
-    text = text.replace("quintas-crm-infra:monthlyBudgetUsd: 75", f"quintas-crm-infra:monthlyBudgetUsd: {budget}")
-    (tmp_path / "Pulumi.staging.yaml").write_text(text)
-    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
-    monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
-    monkeypatch.syspath_prepend(str(ROOT))
+    _staging_with(tmp_path, monkeypatch, "monthlyBudgetUsd: 75", f"monthlyBudgetUsd: {budget}")
 
 
 @pytest.mark.parametrize("json_flag", [(), ("--json",)])

@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import contextvars
 import json
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws
 import pytest
-import yaml
 
 from components import config as settings
 from components.config import ConfigError, StackConfig
 from components.config_checks import AWS_REGIONS
+from ops.sim.engine import load_stack_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 P = "quintas-crm-infra"
 
 
 def _shipped(stack: str) -> dict[str, str]:
-    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    """The shipped stack's settings as the CLI hands them over (the offline tools' one reader)."""
+    return load_stack_settings(stack)[0]
 
 
 def read(

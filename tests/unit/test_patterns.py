@@ -9,33 +9,20 @@ refused where it is checked, not fail later where it is used.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import zoneinfo
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from components.workload.services import HealthCheck, Image, ServiceSpec
+from components.workload.services import HealthCheck, ServiceSpec
 from components.workload.spec_checks import validate
 from ops.backup.restore import RestoreError, check_table_names
 from ops.cli.backup import InputError, resolve_target
+from tests.helpers import backup_job_script
+from tests.unit.test_services import good
 
-ROOT = Path(__file__).resolve().parents[2]
 ARABIC_TWO = "\u0662"  # ٢
 FULLWIDTH_FIVE = "\uff15"  # ５
-
-
-def _backup_job():
-    spec = importlib.util.spec_from_file_location(
-        "backup_job_patterns", ROOT / "services" / "postgres" / "backup_job.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("stack", ["prod\n", f"prod{ARABIC_TWO}"])
@@ -52,19 +39,14 @@ def test_restore_refuses_a_table_name_with_a_line_end() -> None:
 
 @pytest.mark.parametrize("hhmm", ["02:00\n", f"0{ARABIC_TWO}:00", f"02:{FULLWIDTH_FIVE}0"])
 def test_backup_job_refuses_a_time_that_is_not_ascii_hh_mm(hhmm: str) -> None:
-    job = _backup_job()
+    job = backup_job_script.load()
     with pytest.raises(job.SettingsError, match="is not HH:MM"):
         job.next_run(datetime(2026, 3, 1, tzinfo=UTC), hhmm, zoneinfo.ZoneInfo("UTC"))
 
 
 def _spec(name: str, interval: str) -> ServiceSpec:
-    return ServiceSpec(
-        name=name,
-        image=Image("redis", "8.0"),
-        memory_mb=64,
-        cpus=0.25,
-        health=HealthCheck(test=("redis-cli", "ping"), interval=interval, timeout="5s", start_period="10s"),
-    )
+    health = HealthCheck(("wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health"), interval=interval)
+    return good(name=name, health=health)
 
 
 def test_a_spec_name_with_a_line_end_is_refused() -> None:
@@ -77,7 +59,7 @@ def test_a_health_check_duration_with_a_foreign_digit_is_refused() -> None:
 
 
 def test_valid_values_still_pass() -> None:
-    job = _backup_job()
+    job = backup_job_script.load()
     assert job.next_run(datetime(2026, 3, 1, tzinfo=UTC), "02:00", zoneinfo.ZoneInfo("UTC")).hour == 2
     assert validate(_spec("redis", "10s")) == []
     check_table_names(["payments", "public.payments"])

@@ -17,14 +17,15 @@ import pytest
 
 from components.workload.images import UPSTREAM
 from ops.local.compose import load_config, render
-from rehearsal import images
-from rehearsal.images import IMAGES_DIR, NOT_REHEARSED, STAND_INS, ImageError, Planned, plan, repository
+from rehearsal import image_plan, images
+from rehearsal.image_plan import IMAGES_DIR, ImageError, Planned, plan, repository
+from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
 
 STANDS = sorted({entry.directory for entry in STAND_INS.values()})
 
 
 def staging_plan() -> tuple[list[Planned], dict[str, str]]:
-    return images.stack_plan("staging")
+    return image_plan.stack_plan("staging")
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +76,15 @@ def test_the_postgis_base_comes_from_the_real_postgres_dockerfile(
     staging: tuple[list[Planned], dict[str, str]],
 ) -> None:
     builds = staging[0]
-    base = images.dockerfile_froms(images.POSTGRES_DOCKERFILE)[0]
+    base = image_plan.dockerfile_froms(image_plan.POSTGRES_DOCKERFILE)[0]
     order = [p.ref for p in builds]
     project = next(p for p in builds if p.ref.startswith("quintas-crm/postgres:"))
-    assert project.context == images.POSTGRES_DOCKERFILE.parent
+    assert project.context == image_plan.POSTGRES_DOCKERFILE.parent
     assert order.index(base) < order.index(project.ref)  # the stand-in it builds FROM comes first
 
 
 def test_moto_follows_the_test_pin(staging: tuple[list[Planned], dict[str, str]]) -> None:
-    version = images.pinned_version(images.REQUIREMENTS_DEV, "moto")
+    version = image_plan.pinned_version(image_plan.REQUIREMENTS_DEV, "moto")
     moto = next(p for p in staging[0] if repository(p.ref) == "motoserver/moto")
     assert moto.ref == f"motoserver/moto:{version}"
     assert ("VERSION", version) in moto.build_args
@@ -98,7 +99,7 @@ def test_an_unknown_image_fails_with_its_name() -> None:
 @pytest.mark.parametrize("directory", STANDS)
 def test_every_stand_in_has_a_dockerfile_on_a_rehearsal_base(directory: str) -> None:
     dockerfile = IMAGES_DIR / directory / "Dockerfile"
-    froms = images.dockerfile_froms(dockerfile)
+    froms = image_plan.dockerfile_froms(dockerfile)
     assert froms and all(f.startswith(images.BASE_REPOSITORY + ":") for f in froms)
     text = dockerfile.read_text()
     assert re.search(r'^LABEL org.opencontainers.image.version="[^"]+"', text, re.MULTILINE), "its version"
@@ -161,7 +162,7 @@ def test_not_rehearsed_names_traefik_grafana_and_cadvisor() -> None:
 
 
 def test_docs_table_lists_every_stand_in() -> None:
-    doc = (Path(images.ROOT) / "docs" / "rehearsal.md").read_text()
+    doc = (Path(image_plan.ROOT) / "docs" / "rehearsal.md").read_text()
     for repo in (*STAND_INS, *NOT_REHEARSED):
         assert f"`{repo}:" in doc or f"`{repo}`" in doc, repo
 
@@ -179,23 +180,23 @@ def test_docs_table_lists_every_stand_in() -> None:
 )
 def test_the_labelled_version_is_the_one_the_build_checks(directory: str, package: str) -> None:
     planned = Planned("x:1", IMAGES_DIR / directory, "x", "y")
-    version = images.declared_version(planned)
+    version = image_plan.declared_version(planned)
     check = f"dpkg-query -W -f '${{Version}}' {package} | grep -q '^{re.escape(version)}'"
     assert check in (IMAGES_DIR / directory / "Dockerfile").read_text()
 
 
 @pytest.mark.parametrize("directory", STANDS)
 def test_configuration_after_the_last_filesystem_step_is_committed_in_one_go(directory: str) -> None:
-    head, config = images.split_config(IMAGES_DIR / directory / "Dockerfile")
-    assert config and all(change.split()[0] in images.CONFIG_ONLY for change in config)
+    head, config = image_plan.split_config(IMAGES_DIR / directory / "Dockerfile")
+    assert config and all(change.split()[0] in image_plan.CONFIG_ONLY for change in config)
     final_stage = head.split("\nFROM ")[-1]
     steps = [ln for ln in final_stage.splitlines()[1:] if ln.strip()]
     assert len(steps) <= 3, f"{directory}: {len(steps)} filesystem steps in the final stage"
 
 
 def test_the_real_postgres_dockerfile_is_built_as_it_is() -> None:
-    head, config = images.split_config(images.POSTGRES_DOCKERFILE)
-    assert (head, config) == (images.POSTGRES_DOCKERFILE.read_text(), [])
+    head, config = image_plan.split_config(image_plan.POSTGRES_DOCKERFILE)
+    assert (head, config) == (image_plan.POSTGRES_DOCKERFILE.read_text(), [])
 
 
 def test_a_failed_build_stops_only_the_images_built_from_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
