@@ -204,9 +204,10 @@ class StackConfig:
         because the policy pack checks tags on each resource's own inputs."""
         return {**self.tags, "component": component}
 
-    def name(self, suffix: str) -> str:
-        """A physical name unique per project and stack, e.g. `quintas-crm-prod-backups`."""
-        return f"quintas-crm-{self.stack}-{suffix}"
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of physical names, unique per project and stack, e.g. `quintas-crm-prod`."""
+        return f"quintas-crm-{self.stack}"
 
     @staticmethod
     def load() -> StackConfig:

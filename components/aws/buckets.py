@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.iam import policy_document, service_role
+from components.config import StackConfig
 
 ABORT_MULTIPART_DAYS = 7
 ACCESS_LOG_PREFIX = "alb"
@@ -192,6 +193,21 @@ class BucketsArgs:
     """Replicate backups and uploads to this region; None: no replication."""
     kms_key_arn: pulumi.Input[str] | None = None
     """SSE-KMS key of the uploads and backups buckets; None: SSE-S3. Replication needs SSE-S3."""
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> BucketsArgs:
+        """Prod keeps its data buckets through any teardown; staging's teardown deletes the access logs
+        too instead of stopping at them."""
+        return cls(
+            name=config.name_prefix,
+            tags=config.tags_for("buckets"),
+            protect_data=config.is_prod,
+            retain_data_on_delete=config.is_prod,
+            force_destroy_logs=not config.is_prod,
+            noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
+            access_log_expiration_days=config.access_log_expiration_days,
+            replica_region=config.replica_region,
+        )
 
 
 class Buckets(pulumi.ComponentResource):

@@ -26,7 +26,13 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.buckets import Buckets
 from components.aws.iam import policy_document, service_role
+from components.aws.network import Network
+from components.aws.security import SecurityGroups
+from components.aws.volume import DataVolume
+from components.backups import stack_prefixes
+from components.config import StackConfig
 from components.engine_versions import DOCKER_ENGINE, docker_apt_version
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -111,6 +117,37 @@ class AppHostArgs:
     per metric). Default on; False keeps the free 5-minute metrics (staging)."""
     root_volume_gb: int = 30
     """Size of the encrypted gp3 root volume in GiB (OS, Docker images, container logs)."""
+
+    @classmethod
+    def for_stack(
+        cls,
+        config: StackConfig,
+        network: Network,
+        security: SecurityGroups,
+        data: DataVolume,
+        buckets: Buckets,
+        image_repository_prefix: str,
+    ) -> AppHostArgs:
+        """In the network's first subnet with the data volume attached; prod's host resists termination
+        and reports 1-minute metrics."""
+        return cls(
+            name=config.name_prefix,
+            tags=config.tags_for("host"),
+            region=config.region,
+            subnet_id=network.subnet_ids[0],
+            availability_zone=network.availability_zones[0],
+            security_group_id=security.host_security_group_id,
+            instance_type=config.instance_type,
+            architecture=config.instance_shape.architecture,
+            public_key=config.operator_public_key,
+            data_volume_id=data.volume_id,
+            uploads_bucket_arn=buckets.uploads.arn,
+            backups_bucket_arn=buckets.backups.arn,
+            backup_prefixes=stack_prefixes(config.stack),
+            image_repository_prefix=image_repository_prefix,
+            termination_protection=config.is_prod,
+            detailed_monitoring=config.is_prod,
+        )
 
 
 class AppHost(pulumi.ComponentResource):

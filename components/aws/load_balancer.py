@@ -19,7 +19,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.buckets import ACCESS_LOG_PREFIX
+from components.aws.buckets import ACCESS_LOG_PREFIX, Buckets
+from components.aws.host import AppHost
+from components.aws.network import Network
+from components.aws.security import SecurityGroups
+from components.config import StackConfig
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -70,6 +74,30 @@ class LoadBalancerArgs:
     deletion_protection: bool = True
     """ALB deletion protection: deleting the ALB (and so changing its DNS name) fails. Default on;
     False for stacks that may be torn down (staging)."""
+
+    @classmethod
+    def for_stack(
+        cls,
+        config: StackConfig,
+        network: Network,
+        security: SecurityGroups,
+        host: AppHost,
+        buckets: Buckets,
+        routes: Sequence[Route],
+    ) -> LoadBalancerArgs:
+        """Across the network's subnets, forwarding `routes` to the host, logging to the logs bucket."""
+        return cls(
+            name=config.name_prefix,
+            tags=config.tags_for("load-balancer"),
+            vpc_id=network.vpc_id,
+            subnet_ids=network.subnet_ids,
+            security_group_id=security.alb_security_group_id,
+            routes=routes,
+            target_instance_id=host.instance_id,
+            access_logs_bucket=buckets.logs.name,
+            route53_zone_id=config.route53_zone_id,
+            deletion_protection=config.is_prod,
+        )
 
 
 class LoadBalancer(pulumi.ComponentResource):

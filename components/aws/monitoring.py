@@ -26,6 +26,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.host import AppHost
+from components.aws.load_balancer import LoadBalancer, Route
+from components.config import StackConfig
+
 HEALTH_CHECK_REGION = "us-east-1"
 
 
@@ -63,6 +67,27 @@ class MonitoringArgs:
     """The host's IAM role: granted writing to the log groups and publishing to the topic."""
     error_rate_percent: float = 5.0
     """Alarm when more than this percentage of the ALB's requests are answered 5xx over 5 minutes."""
+
+    @classmethod
+    def for_stack(
+        cls, config: StackConfig, host: AppHost, alb: LoadBalancer, services: Sequence[str], health_check: Route
+    ) -> MonitoringArgs:
+        """Alarms on the host and the ALB, a log group per service, Route53 checking `health_check` from outside."""
+        return cls(
+            name=config.name_prefix,
+            tags=config.tags_for("monitoring"),
+            stack=config.stack,
+            region=config.region,
+            alert_emails=config.alert_emails,
+            services=services,
+            log_retention_days=config.log_retention_days,
+            instance_id=host.instance_id,
+            load_balancer_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffixes=alb.target_group_arn_suffixes,
+            health_check_host=health_check.host,
+            health_check_path=health_check.health_path,
+            host_role_name=host.role_name,
+        )
 
 
 class Monitoring(pulumi.ComponentResource):

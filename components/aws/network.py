@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.config import StackConfig
+
 ZONE_COUNT = 2
 
 
@@ -30,6 +32,10 @@ class NetworkArgs:
     """Prefix length of each public subnet carved from `cidr_block` (24: 256 addresses, 251 usable)."""
     zones: tuple[str, ...] = field(default_factory=tuple)
     """Availability zones to use; the first two available zones of the region when empty."""
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> NetworkArgs:
+        return cls(tags=config.tags_for("network"), name=config.name_prefix, cidr_block=config.vpc_cidr)
 
 
 class Network(pulumi.ComponentResource):

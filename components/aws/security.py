@@ -22,7 +22,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.config import SshMode
+from components.aws.network import Network
+from components.config import SshMode, StackConfig
 
 APP_PORT = 3000
 CMS_PORT = 8055
@@ -63,6 +64,16 @@ class SecurityGroupsArgs:
     """CIDRs allowed SSH to the host in `direct` mode; unused in `ssm` mode. Default: none."""
     target_ports: Sequence[int] = (APP_PORT, CMS_PORT)
     """Host ports the ALB may reach (Traefik's entrypoints); nothing else is open to it."""
+
+    @classmethod
+    def for_stack(cls, config: StackConfig, network: Network) -> SecurityGroupsArgs:
+        return cls(
+            vpc_id=network.vpc_id,
+            name=config.name_prefix,
+            tags=config.tags_for("security"),
+            ssh_mode=config.ssh_mode,
+            admin_cidrs=config.admin_cidrs,
+        )
 
 
 class SecurityGroups(pulumi.ComponentResource):

@@ -20,6 +20,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.iam import policy_document, service_role
+from components.aws.network import Network
+from components.config import StackConfig
 
 SNAPSHOT_TAG = "snapshot-policy"
 # A fixed winter date: the plan must not change with the day it runs on. DLM
@@ -62,6 +64,22 @@ class DataVolumeArgs:
     """Provisioned IOPS; 3000 is gp3's free baseline."""
     throughput_mibps: int = 125
     """Throughput in MiB/s; 125 is gp3's free baseline. Raise only when the database needs it."""
+
+    @classmethod
+    def for_stack(cls, config: StackConfig, network: Network) -> DataVolumeArgs:
+        """In the network's first zone, where the host runs; prod's volume survives any teardown."""
+        return cls(
+            name=config.name_prefix,
+            tags=config.tags_for("volume"),
+            availability_zone=network.availability_zones[0],
+            size_gb=config.data_volume_size_gb,
+            region=config.region,
+            protect=config.is_prod,
+            retain_on_delete=config.is_prod,
+            final_snapshot=config.is_prod,
+            snapshot_retention_days=config.snapshot_retention_days,
+            snapshot_time_utc=snapshot_time_utc(config.backup_time, config.time_zone),
+        )
 
 
 class DataVolume(pulumi.ComponentResource):

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.backups import CRM_DATABASE, CRM_DB_USER
+from components.aws.buckets import Buckets
+from components.backups import CRM_DATABASE, CRM_DB_USER, stack_postgres_settings
 from components.config import StackConfig
 from components.engine_versions import check_fits
 from components.workload.backup_job import backup_job_spec
@@ -70,6 +71,23 @@ class CatalogueInputs:
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     """Per service, files delivered into its container (path -> content); the monitoring component supplies
     Prometheus, Alertmanager and Grafana files. Default: none."""
+
+    @classmethod
+    def for_stack(
+        cls,
+        config: StackConfig,
+        buckets: Buckets,
+        repositories: Mapping[str, pulumi.Input[str]],
+        secrets: Mapping[str, pulumi.Input[str]],
+    ) -> CatalogueInputs:
+        """The stack's buckets, repositories and secrets; PostgreSQL archives its WAL to the backups bucket."""
+        return cls(
+            repositories=repositories,
+            uploads_bucket=buckets.uploads.name,
+            backups_bucket=buckets.backups.name,
+            secrets=secrets,
+            postgres_settings=stack_postgres_settings(config),
+        )
 
 
 def memory_budget_mb(config: StackConfig) -> int:

@@ -31,6 +31,8 @@ import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_docker as docker
 
+from components.aws.host import AppHost
+from components.config import StackConfig
 from components.workload.registry import ImageRepositories, ImageRepositoriesArgs
 from components.workload.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.workload.services import (
@@ -65,6 +67,16 @@ class ContainersArgs:
     immutable_image_tags: bool = True
     """A pushed tag can never point at another image (prod); False lets a stack re-push a moving tag."""
 
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> ContainersArgs:
+        return cls(
+            stack=config.stack,
+            region=config.region,
+            architecture=config.instance_shape.architecture,
+            tags=config.tags_for("registry"),
+            immutable_image_tags=config.is_prod,
+        )
+
 
 @dataclass
 class HostConnection:
@@ -84,6 +96,11 @@ class HostConnection:
     """Resources that must exist first: the instance, its data volume, the log groups and the right to write them."""
     preview: bool = False
     """`pulumi preview` (`pulumi.runtime.is_dry_run()`): the provider skips its engine ping and needs no key."""
+
+    @classmethod
+    def to(cls, host: AppHost, mode: str, ready: Sequence[pulumi.Resource], preview: bool) -> HostConnection:
+        """The deploy key's way to `host`, once `ready` (and the host itself) exist."""
+        return cls(host.instance_id, host.public_ip, host.ssh_user, mode, host.ready_marker, [host, *ready], preview)
 
 
 def topological(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:

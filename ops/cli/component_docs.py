@@ -257,7 +257,7 @@ def render(catalogue: Catalogue | None = None) -> str:
         "`pulumi.ComponentResource` in a file of its own: components/aws makes the infrastructure, "
         "components/workload the containers. Each takes its arguments as a dataclass whose every field is "
         "documented where it is declared. Flags are named after the behaviour they switch and default to the "
-        "safe choice; a stack turns one off explicitly (`__main__.py` passes `config.is_prod`).",
+        "safe choice; a stack turns one off explicitly (each Args' `for_stack` passes `config.is_prod`).",
         "",
         "| Component | Type token | Module | Arguments |",
         "|---|---|---|---|",

@@ -41,8 +41,8 @@ def containers_program(
         )
         inputs = CatalogueInputs(
             repositories=stack.repositories,
-            uploads_bucket=config.name("uploads"),
-            backups_bucket=config.name("backups"),
+            uploads_bucket=f"{config.name_prefix}-uploads",
+            backups_bucket=f"{config.name_prefix}-backups",
             secrets=stack.secrets,
             postgres_settings=dict(postgres_settings or {}),
             config_files=dict(config_files or {}),
