@@ -23,7 +23,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.network import Network
-from components.config import SshMode, StackConfig
+from components.config import StackConfig
+from components.config_sections import SshMode
 
 APP_PORT = 3000
 CMS_PORT = 8055

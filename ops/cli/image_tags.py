@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import REQUIRED_IMAGES
+from components.config_sections import REQUIRED_IMAGES
 from ops.sim.engine import PROJECT, SettingsFileError, load_stack_settings
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from components.config import REQUIRED_IMAGES
+from components.config_sections import REQUIRED_IMAGES
 from components.workload.ssh_path import DEPLOY_KEY
 from ops.sim import engine
 from tests.conftest import shipped, simulate

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import INSTANCE_TYPES
+from components.config_sections import INSTANCE_TYPES
 from ops.__main__ import build_parser
 from ops.cli import cost, plan
 from ops.cost import doc as costdoc

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import INSTANCE_TYPES
+from components.config_sections import INSTANCE_TYPES
 from ops.sim import engine
 from tests.conftest import simulate
 

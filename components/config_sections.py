@@ -1,0 +1,192 @@
+"""The sections of a stack's settings, each read with its checks: identity, names, machine,
+backup schedule, recovery, retention, access, images, replication, ownership; and the
+limits they check against (instance shapes, retention periods, volume sizes).
+
+components/config.py reads them in order into one StackConfig and raises every problem
+together; a new setting gets a section here (or joins one), a field on StackConfig and a
+key in KNOWN_KEYS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from components.config_checks import (
+    HHMM,
+    HOSTNAME,
+    IMAGE_TAG,
+    PUBLIC_KEY,
+    TAG_VALUE,
+    ZONE_ID,
+    Reader,
+    is_region,
+    is_time_zone,
+    key_material,
+)
+from components.config_limits import admin_cidrs
+
+Environment = Literal["prod", "staging"]
+SshMode = Literal["ssm", "direct"]
+
+
+@dataclass(frozen=True)
+class InstanceShape:
+    vcpus: int
+    memory_gib: float
+    architecture: Literal["x86_64", "arm64"]
+
+
+# The host runs every container of the CRM: below 4 GiB the JVM-free stack still
+# swaps under Directus + Next.js + Postgres. Graviton shapes need arm64 images.
+INSTANCE_TYPES: Mapping[str, InstanceShape] = {
+    "t3.medium": InstanceShape(2, 4, "x86_64"),
+    "t3.large": InstanceShape(2, 8, "x86_64"),
+    "t3.xlarge": InstanceShape(4, 16, "x86_64"),
+    "t3a.medium": InstanceShape(2, 4, "x86_64"),
+    "t3a.large": InstanceShape(2, 8, "x86_64"),
+    "t3a.xlarge": InstanceShape(4, 16, "x86_64"),
+    "m6i.large": InstanceShape(2, 8, "x86_64"),
+    "m6i.xlarge": InstanceShape(4, 16, "x86_64"),
+    "m7i.large": InstanceShape(2, 8, "x86_64"),
+    "m7i.xlarge": InstanceShape(4, 16, "x86_64"),
+    "t4g.medium": InstanceShape(2, 4, "arm64"),
+    "t4g.large": InstanceShape(2, 8, "arm64"),
+    "t4g.xlarge": InstanceShape(4, 16, "arm64"),
+    "m7g.large": InstanceShape(2, 8, "arm64"),
+    "m7g.xlarge": InstanceShape(4, 16, "arm64"),
+}
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+VOLUME_SIZE_GB = (20, 2000)
+MIN_RECOVERY_WINDOW = {"staging": 7, "prod": 30}
+REQUIRED_IMAGES = ("frontend", "postgres")
+
+
+@dataclass(frozen=True)
+class ImageTags:
+    frontend: str
+    postgres: str
+
+
+def identity(r: Reader, stack: str) -> tuple[Environment, str]:
+    """Which environment the stack is (its name says so too), and the AWS region it lives in."""
+    chosen = r.one_of("environment", ("prod", "staging"))
+    environment: Environment = "prod" if chosen == "prod" else "staging"
+    if chosen is not None and stack != environment and not stack.startswith(f"{environment}-"):
+        r.bad(
+            r.key("environment"),
+            chosen,
+            f"the environment the stack's name starts with (stack {stack!r} is neither {environment} "
+            f"nor {environment}-<suffix>)",
+        )
+    # A bad region still falls back to a real one, so that replicaRegion is compared with something.
+    allowed = "an AWS region name such as us-east-1 (one that exists)"
+    region = r.string("region", is_region, allowed, config=r.aws) or "us-east-1"
+    return environment, region
+
+
+def names(r: Reader) -> tuple[str, str, str, str | None]:
+    """The public DNS names (three different ones) and the Route53 zone that may hold them."""
+    allowed = "a lower-case DNS name with at least two labels, e.g. app.example.com"
+    keys = ("appHost", "cmsHost", "grafanaHost")
+    app_host, cms_host, grafana_host = (r.string(k, HOSTNAME.fullmatch, allowed) for k in keys)
+    first: dict[str, str] = {}
+    for key, host in zip(keys, (app_host, cms_host, grafana_host), strict=True):
+        if host and host in first:  # reported under the key that repeats an earlier one
+            r.bad(r.key(key), host, f"the same as {first[host]}: appHost, cmsHost and grafanaHost must all differ")
+        first.setdefault(host, key)
+    zone_allowed = "a Route53 hosted zone id such as Z0123456789ABC, or unset"
+    return app_host, cms_host, grafana_host, r.optional("route53ZoneId", ZONE_ID.fullmatch, zone_allowed)
+
+
+def machine(r: Reader) -> tuple[str, int]:
+    """The host's instance type and the size of its data volume."""
+    return r.one_of("instanceType", tuple(INSTANCE_TYPES)) or "", r.integer("dataVolumeSizeGb", *VOLUME_SIZE_GB)
+
+
+def backup_schedule(r: Reader) -> tuple[str, str]:
+    """When the daily backups run: a local time and the time zone it is in."""
+    backup_time = r.string("backupTime", HHMM.fullmatch, "a 24-hour time HH:MM such as 02:00", default="02:00")
+    time_zone = r.string("timeZone", is_time_zone, "an IANA time zone such as America/Mexico_City")
+    return backup_time, time_zone
+
+
+def recovery(r: Reader, environment: Environment) -> tuple[int, int, int, int]:
+    """How far back a restore reaches (at least the environment's minimum), how much data may be lost."""
+    low = MIN_RECOVERY_WINDOW[environment]
+    allowed = f"a whole number of days from {low} ({environment} minimum) to 3650"
+    window = r.integer("recoveryWindowDays", low, 3650, allowed=allowed)
+    archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=60)
+    rpo = r.integer("rpoSeconds", 30, 86400, default=60)
+    if archive_timeout > rpo and not (r.has_problem("archiveTimeoutSeconds") or r.has_problem("rpoSeconds")):
+        r.bad(
+            r.key("archiveTimeoutSeconds"),
+            archive_timeout,
+            f"at most rpoSeconds ({rpo}): a WAL segment may wait this long before it is archived, "
+            "so a longer timeout can lose more than the RPO goal allows",
+        )
+    return window, archive_timeout, rpo, r.integer("snapshotRetentionDays", 1, 365)
+
+
+def retention(r: Reader, window: int) -> tuple[int, int, int]:
+    """How long logs and old object versions are kept; a backup version outlives the recovery window."""
+    allowed = f"a CloudWatch Logs retention period: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+    log_days = r.one_of("logRetentionDays", LOG_RETENTION_DAYS, allowed=allowed) or LOG_RETENTION_DAYS[0]
+    access_log_days = r.integer("accessLogExpirationDays", 1, 3650)
+    allowed = f"a whole number of days of at least recoveryWindowDays ({window})"
+    noncurrent = r.integer("noncurrentVersionExpirationDays", window, 3650, default=window + 7, allowed=allowed)
+    return log_days, access_log_days, noncurrent
+
+
+def access(r: Reader) -> tuple[SshMode, tuple[str, ...], str]:
+    """How operators and the deploy reach the host: SSM or direct SSH from admin networks, with which key."""
+    ssh_mode: SshMode = "direct" if r.one_of("sshMode", ("ssm", "direct"), default="ssm") == "direct" else "ssm"
+    cidrs = admin_cidrs(r, ssh_mode)
+    key_allowed = "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
+    public_key = r.string("operatorPublicKey", lambda v: PUBLIC_KEY.fullmatch(v.strip()), key_allowed)
+    return ssh_mode, cidrs, public_key.strip()
+
+
+def images(r: Reader, is_prod: bool) -> ImageTags:
+    """The tags of the images the stack builds itself; prod pins a version."""
+    raw = r.raw("imageTags")
+    key = r.key("imageTags")
+    if not isinstance(raw, dict):
+        r.bad(key, raw, f"a map with the image tags of: {', '.join(REQUIRED_IMAGES)}")
+        return ImageTags("", "")
+    tags: dict[str, str] = {}
+    for image in REQUIRED_IMAGES:
+        value = raw.get(image)
+        if not isinstance(value, str) or not IMAGE_TAG.fullmatch(value):
+            r.bad(f"{key}.{image}", value, "a Docker image tag (letters, digits, . _ -) or sha256 digest")
+        elif is_prod and value == "latest":
+            r.bad(f"{key}.{image}", value, "a fixed version: `latest` is not allowed in prod")
+        else:
+            tags[image] = value
+    for extra in sorted(set(raw) - set(REQUIRED_IMAGES)):
+        r.bad(f"{key}.{extra}", raw[extra], f"only these images take a tag: {', '.join(REQUIRED_IMAGES)}")
+    return ImageTags(tags.get("frontend", ""), tags.get("postgres", ""))
+
+
+def replication(r: Reader, region: str) -> tuple[bool, str | None]:
+    """Whether backups are copied to a second region, and which one (never the stack's own)."""
+    if not r.boolean("replicateBackups"):
+        return False, None
+    allowed = "an AWS region name that exists, required when replicateBackups is true"
+    replica_region = r.string("replicaRegion", is_region, allowed)
+    if replica_region == region:
+        r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
+    return True, replica_region
+
+
+def ownership(r: Reader) -> tuple[float, str]:
+    """The monthly budget the cost gate holds the stack to, and the team that owns it."""
+    budget = r.positive_number("monthlyBudgetUsd", "a number of US dollars greater than 0")
+    allowed = (
+        "the team that owns the stack (tag `owner`): letters, digits, spaces and _ . : / = + - @ (an AWS tag value)"
+    )
+    return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v) and not key_material(v), allowed)
