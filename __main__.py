@@ -1,18 +1,23 @@
 """Quintas CRM on AWS: one stack (staging or prod) of the whole environment.
 
-Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
-  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS.
-  containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
+Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> the services, in one of two topologies:
+  single-host: EC2 host (Docker), data volume at /srv/data; containers: Traefik -> frontend,
+    directus -> postgres, redis; Prometheus monitoring.
+  ecs: Fargate services frontend, directus in two zones -> PostgreSQL on RDS, Redis on ElastiCache.
+  Both: S3 uploads, backups, logs; CloudWatch alarms -> SNS.
 
-Read top to bottom: the AWS infrastructure (components/aws, which knows nothing of
-containers), then the workload (components/workload): the catalogue of services,
-built once, with the monitoring files rendered from it, deployed on the host.
-Outputs are documented in the README ("Stack outputs").
+Read top to bottom: the AWS infrastructure (components/aws, which knows nothing of containers), then
+the workload (components/workload): the catalogue of services, deployed on the host or on ECS as the
+`topology` setting says. Outputs are documented in the README ("Stack outputs").
 """
 
 import pulumi
 
 from components.aws.buckets import Buckets, BucketsArgs
+from components.aws.cache import Cache, CacheArgs
+from components.aws.database import Database, DatabaseArgs
+from components.aws.ecs import FargateServicesArgs
+from components.aws.ecs_tasks import bucket_object_access
 from components.aws.host import AppHost, AppHostArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
@@ -20,8 +25,9 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
 from components.config import StackConfig
-from components.workload.catalogue import CatalogueInputs, catalogue
+from components.workload.catalogue import CatalogueInputs, Endpoints, catalogue
 from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
+from components.workload.ecs_services import EcsWorkload, EcsWorkloadArgs, ecs_service_names, rds_parameters
 from components.workload.monitoring_config import monitoring_files
 from components.workload.registry import repository_prefix
 from components.workload.services import with_config_files
@@ -31,34 +37,52 @@ config = StackConfig.load()  # each Args.for_stack maps the settings onto one co
 network = Network("network", NetworkArgs.for_stack(config))
 security = SecurityGroups("security", SecurityGroupsArgs.for_stack(config, network))
 buckets = Buckets("buckets", BucketsArgs.for_stack(config))
-data = DataVolume("data", DataVolumeArgs.for_stack(config, network))
-host = AppHost("host", AppHostArgs.for_stack(config, network, security, data, buckets, repository_prefix(config.stack)))
-routes = [  # host name -> Traefik's entrypoint; Grafana is served on the app entrypoint, behind its own login
-    Route("app", config.app_host, 3000, "/api/health", 10, aliases=(config.grafana_host,)),
+prefix = repository_prefix(config.stack)  # the names of the stack's image repositories
+data = DataVolume("data", DataVolumeArgs.for_stack(config, network)) if config.topology == "single-host" else None
+host = AppHost("host", AppHostArgs.for_stack(config, network, security, data, buckets, prefix)) if data else None
+routes = [  # host name -> the services' port; Grafana (host only) is served on the app port, behind its own login
+    Route("app", config.app_host, 3000, "/api/health", 10, aliases=(config.grafana_host,) if host else ()),
     Route("cms", config.cms_host, 8055, "/server/ping", 20),
 ]
 alb = LoadBalancer("alb", LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes))
 
-# The workload: image repositories and secrets first, then the catalogue that refers to them.
-containers = ContainerStack("containers", ContainersArgs.for_stack(config))
-services = catalogue(config, CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets))
-names = [s.name for s in services]  # one CloudWatch log group per container
-monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
-# Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
-services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
-# After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.
-connection = HostConnection.to(host, config.ssh_mode, [data, *monitoring.ready], pulumi.runtime.is_dry_run())
-containers.deploy(services, connection, log_groups={name: group.name for name, group in monitoring.log_groups.items()})
+if host and data:
+    # On the host: image repositories and secrets first, then the catalogue that refers to them.
+    containers = ContainerStack("containers", ContainersArgs.for_stack(config))
+    inputs = CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets)
+    services = catalogue(config, inputs)
+    names = [s.name for s in services]  # one CloudWatch log group per container
+    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+    # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
+    services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
+    # After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.
+    connection = HostConnection.to(host, config.ssh_mode, [data, *monitoring.ready], pulumi.runtime.is_dry_run())
+    containers.deploy(services, connection, log_groups={n: g.name for n, g in monitoring.log_groups.items()})
+    pulumi.export("hostInstanceId", host.instance_id)
+    pulumi.export("hostPublicIp", host.public_ip)
+    pulumi.export("imageRepositories", containers.repositories)
+else:
+    # On ECS: the same catalogue's stateless services on Fargate, its database on RDS, its cache on ElastiCache.
+    workload = EcsWorkload("ecs", EcsWorkloadArgs.for_stack(config))
+    names = ecs_service_names(config)  # one CloudWatch log group per Fargate service
+    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, None, alb, names, health_check=routes[0]))
+    password, parameters = workload.secrets["postgres_password"], rds_parameters(config)
+    database = Database("database", DatabaseArgs.for_stack(config, network, security, monitoring, password, parameters))
+    cache = Cache("cache", CacheArgs.for_stack(config, network, security, monitoring))
+    endpoints = Endpoints(database.address, cache.url, database_tls=True)
+    inputs = CatalogueInputs.for_stack(config, buckets, workload.repositories, workload.secrets, endpoints)
+    services = catalogue(config, inputs)
+    placement = FargateServicesArgs.for_stack(config, network, security, alb, monitoring, prefix)
+    workload.deploy(services, placement, permissions={"directus": bucket_object_access(buckets.uploads.arn)})
+    pulumi.export("imageRepositories", workload.repositories)
+    pulumi.export("databaseAddress", database.address)
 
 pulumi.export("albDnsName", alb.dns_name)
 pulumi.export("albZoneId", alb.zone_id)
 pulumi.export("appUrl", f"https://{config.app_host}")
 pulumi.export("cmsUrl", f"https://{config.cms_host}")
-pulumi.export("hostInstanceId", host.instance_id)
-pulumi.export("hostPublicIp", host.public_ip)
 pulumi.export("uploadsBucket", buckets.uploads.name)
 pulumi.export("backupsBucket", buckets.backups.name)
-pulumi.export("imageRepositories", containers.repositories)
 pulumi.export("alertTopicArn", monitoring.alert_topic_arn)
 if alb.validation_records is not None:
     pulumi.export("certificateValidationRecords", alb.validation_records)

@@ -2,7 +2,7 @@
 
 Nothing else in the program reads `pulumi.Config`. Settings are read section by
 section (identity, names, machine, backup schedule, recovery, retention, alerting,
-access, images, replication, ownership: components/config_sections.py), each with
+access, images, replication, ownership, topology: components/config_sections.py), each with
 the checks of components/config_checks.py; all problems are collected and raised together as
 one ConfigError before any resource is registered, so an operator fixes a
 settings file in one pass instead of one error per `pulumi preview`.
@@ -19,7 +19,15 @@ import pulumi
 from components import config_sections as sections
 from components.config_checks import ConfigProblem, Reader
 from components.config_limits import PLAIN_BECAUSE, REGION_PLAIN_BECAUSE, check_stack_name
-from components.config_sections import INSTANCE_TYPES, Environment, ImageTags, InstanceShape, SshMode
+from components.config_sections import (
+    INSTANCE_TYPES,
+    Environment,
+    ImageTags,
+    InstanceShape,
+    ScaleOut,
+    SshMode,
+    Topology,
+)
 
 PROJECT = "quintas-crm-infra"
 
@@ -72,6 +80,10 @@ KNOWN_KEYS = frozenset(
         "replicateBackups",
         "replicaRegion",
         "monthlyBudgetUsd",
+        "topology",
+        "ecsScaling",
+        "databaseInstanceClass",
+        "cacheNodeType",
     }
 )
 
@@ -133,6 +145,10 @@ class StackConfig:
     replicate_backups: bool
     replica_region: str | None
     monthly_budget_usd: float
+    topology: Topology
+    """`single-host` (every container on the EC2 host) or `ecs` (Fargate services, RDS, ElastiCache)."""
+    scale_out: ScaleOut
+    """The `ecs` topology's task bounds and database and cache sizes (read, and checked, in both)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     vpc_cidr: str = VPC_CIDR
     """The VPC's address range: the network's and the one Traefik trusts forwarded headers from."""
@@ -176,6 +192,7 @@ def _read(project: str, stack: str) -> StackConfig:
     image_tags = sections.images(r, environment == "prod")
     replicate, replica_region = sections.replication(r, region)
     budget, owner = sections.ownership(r)
+    topology, scale_out = sections.topology(r, environment, window)
     _unknown_keys(r)
     if r.problems:
         raise ConfigError(stack, r.problems)
@@ -208,6 +225,8 @@ def _read(project: str, stack: str) -> StackConfig:
         replicate_backups=replicate,
         replica_region=replica_region,
         monthly_budget_usd=budget,
+        topology=topology,
+        scale_out=scale_out,
         tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
     )
 

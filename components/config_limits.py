@@ -26,6 +26,10 @@ PLAIN_BECAUSE: Mapping[str, str] = {
     "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
     "imageTags": "it becomes the containers' image references",
     "monthlyBudgetUsd": "the cost gate prints it with every plan",
+    "topology": "it decides which resources the plan shows",
+    "ecsScaling": "it becomes the auto scaling targets' bounds",
+    "databaseInstanceClass": "it becomes the RDS instance's class",
+    "cacheNodeType": "it becomes the ElastiCache nodes' type",
 }
 REGION_PLAIN_BECAUSE = "it is part of every resource's ARN and endpoint"
 

@@ -190,3 +190,80 @@ def ownership(r: Reader) -> tuple[float, str]:
         "the team that owns the stack (tag `owner`): letters, digits, spaces and _ . : / = + - @ (an AWS tag value)"
     )
     return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v) and not key_material(v), allowed)
+
+
+# ----------------------------------------------------------------- topology
+
+Topology = Literal["single-host", "ecs"]
+TOPOLOGIES: tuple[Topology, ...] = ("single-host", "ecs")
+# RDS and ElastiCache sizes the scale-out topology may use (Graviton, each priced in the price book).
+DATABASE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge")
+CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large")
+MAX_TASKS = 20
+MAX_RDS_BACKUP_DAYS = 35
+# The smallest sizes that carry each environment; prod keeps a task in each of the two zones.
+SCALE_OUT_DEFAULTS = {
+    "prod": {
+        "minTasks": 2,
+        "maxTasks": 6,
+        "databaseInstanceClass": "db.t4g.medium",
+        "cacheNodeType": "cache.t4g.small",
+    },
+    "staging": {
+        "minTasks": 1,
+        "maxTasks": 2,
+        "databaseInstanceClass": "db.t4g.micro",
+        "cacheNodeType": "cache.t4g.micro",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """How the `ecs` topology is sized: tasks per stateless service, the database and cache node sizes."""
+
+    min_tasks: int
+    max_tasks: int
+    database_instance_class: str
+    cache_node_type: str
+
+
+def topology(r: Reader, environment: Environment, window: int) -> tuple[Topology, ScaleOut]:
+    """One host with every container (`single-host`), or Fargate services with RDS and ElastiCache (`ecs`)."""
+    allowed = "single-host (every container on one EC2 host) or ecs (Fargate, RDS, ElastiCache)"
+    chosen: Topology = (
+        "ecs" if r.one_of("topology", TOPOLOGIES, default="single-host", allowed=allowed) == "ecs" else "single-host"
+    )
+    defaults = SCALE_OUT_DEFAULTS[environment]
+    low, high = _task_bounds(r, environment, defaults)
+    database = r.one_of("databaseInstanceClass", DATABASE_CLASSES, default=str(defaults["databaseInstanceClass"]))
+    cache = r.one_of("cacheNodeType", CACHE_NODE_TYPES, default=str(defaults["cacheNodeType"]))
+    if chosen == "ecs" and window > MAX_RDS_BACKUP_DAYS and not r.has_problem("recoveryWindowDays"):
+        r.bad(
+            r.key("recoveryWindowDays"),
+            window,
+            f"at most {MAX_RDS_BACKUP_DAYS} days with topology ecs: RDS keeps automated backups (point-in-time "
+            "restore) for 35 days at most",
+        )
+    return chosen, ScaleOut(low, high, database or "", cache or "")
+
+
+def _task_bounds(r: Reader, environment: Environment, defaults: Mapping[str, object]) -> tuple[int, int]:
+    """`ecsScaling: {minTasks, maxTasks}`: the auto scaling bounds of every Fargate service."""
+    raw = r.raw("ecsScaling")
+    key = r.key("ecsScaling")
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict) or set(raw) - {"minTasks", "maxTasks"}:
+        r.bad(key, raw, "a map with minTasks and maxTasks, e.g. {minTasks: 2, maxTasks: 6}")
+        return int(str(defaults["minTasks"])), int(str(defaults["maxTasks"]))
+    low_min = 2 if environment == "prod" else 1
+    values = {name: raw.get(name, defaults[name]) for name in ("minTasks", "maxTasks")}
+    low, high = values["minTasks"], values["maxTasks"]
+    if type(low) is not int or not low_min <= low <= MAX_TASKS:
+        why = " (prod keeps a task in each of its two availability zones)" if environment == "prod" else ""
+        r.bad(f"{key}.minTasks", low, f"a whole number from {low_min} to {MAX_TASKS}{why}")
+        return low_min, MAX_TASKS
+    if type(high) is not int or not low <= high <= MAX_TASKS:
+        r.bad(f"{key}.maxTasks", high, f"a whole number from minTasks ({low}) to {MAX_TASKS}")
+        return low, MAX_TASKS
+    return low, high

@@ -64,8 +64,9 @@ class LoadBalancerArgs:
     """The ALB's security group (SecurityGroups.alb_security_group_id)."""
     routes: Sequence[Route]
     """One target group and one HTTPS listener rule per route; the certificate covers every route's names."""
-    target_instance_id: pulumi.Input[str]
-    """The EC2 host registered in every target group."""
+    target_instance_id: pulumi.Input[str] | None
+    """The EC2 host registered in every target group; None: the groups take IP targets, which
+    the ECS services register themselves (the `ecs` topology)."""
     access_logs_bucket: pulumi.Input[str]
     """Name of the bucket the access logs go to, under the `alb/` prefix (Buckets.logs)."""
     route53_zone_id: str | None = None
@@ -81,7 +82,7 @@ class LoadBalancerArgs:
         config: StackConfig,
         network: Network,
         security: SecurityGroups,
-        host: AppHost,
+        host: AppHost | None,
         buckets: Buckets,
         routes: Sequence[Route],
     ) -> LoadBalancerArgs:
@@ -93,7 +94,7 @@ class LoadBalancerArgs:
             subnet_ids=network.subnet_ids,
             security_group_id=security.alb_security_group_id,
             routes=routes,
-            target_instance_id=host.instance_id,
+            target_instance_id=host.instance_id if host else None,
             access_logs_bucket=buckets.logs.name,
             route53_zone_id=config.route53_zone_id,
             deletion_protection=config.is_prod,
@@ -194,9 +195,10 @@ class LoadBalancer(pulumi.ComponentResource):
             route.key,
             port=route.port,
             protocol="HTTP",
-            target_type="instance",
+            target_type="instance" if args.target_instance_id is not None else "ip",
             vpc_id=args.vpc_id,
-            # Traefik drains a replaced container itself; the ALB need not wait the default 300 s.
+            # Traefik drains a replaced container itself, and a replaced task has no long requests:
+            # the ALB need not wait the default 300 s.
             deregistration_delay=30,
             health_check={
                 "enabled": True,
@@ -212,9 +214,10 @@ class LoadBalancer(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{args.name}-{route.key}"},
             opts=child,
         )
-        aws.lb.TargetGroupAttachment(
-            route.key, target_group_arn=group.arn, target_id=args.target_instance_id, port=route.port, opts=child
-        )
+        if args.target_instance_id is not None:
+            aws.lb.TargetGroupAttachment(
+                route.key, target_group_arn=group.arn, target_id=args.target_instance_id, port=route.port, opts=child
+            )
         self.target_group_arns[route.key] = group.arn
         self.target_group_arn_suffixes[route.key] = group.arn_suffix
         return group

@@ -53,8 +53,8 @@ class MonitoringArgs:
     """Container service names, unique: one CloudWatch log group each."""
     log_retention_days: int
     """Days CloudWatch keeps container logs (one of the values CloudWatch accepts)."""
-    instance_id: pulumi.Input[str]
-    """The EC2 host: its status-check alarms recover or reboot it."""
+    instance_id: pulumi.Input[str] | None
+    """The EC2 host: its status-check alarms recover or reboot it; None without a host (`ecs`)."""
     load_balancer_arn_suffix: pulumi.Input[str]
     """The ALB's ARN suffix, the dimension of its CloudWatch metrics."""
     target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
@@ -63,14 +63,15 @@ class MonitoringArgs:
     """Public host name Route53 checks over HTTPS from outside AWS, e.g. app.example.com."""
     health_check_path: str
     """Path of that check, e.g. /api/health."""
-    host_role_name: pulumi.Input[str]
-    """The host's IAM role: granted writing to the log groups and publishing to the topic."""
+    host_role_name: pulumi.Input[str] | None
+    """The host's IAM role: granted writing to the log groups and publishing to the topic; None without
+    a host (each ECS service's execution role is granted its own log group)."""
     error_rate_percent: float = 5.0
     """Alarm when more than this percentage of the ALB's requests are answered 5xx over 5 minutes."""
 
     @classmethod
     def for_stack(
-        cls, config: StackConfig, host: AppHost, alb: LoadBalancer, services: Sequence[str], health_check: Route
+        cls, config: StackConfig, host: AppHost | None, alb: LoadBalancer, services: Sequence[str], health_check: Route
     ) -> MonitoringArgs:
         """Alarms on the host and the ALB, a log group per service, Route53 checking `health_check` from outside."""
         return cls(
@@ -81,12 +82,12 @@ class MonitoringArgs:
             alert_emails=config.alert_emails,
             services=services,
             log_retention_days=config.log_retention_days,
-            instance_id=host.instance_id,
+            instance_id=host.instance_id if host else None,
             load_balancer_arn_suffix=alb.arn_suffix,
             target_group_arn_suffixes=alb.target_group_arn_suffixes,
             health_check_host=health_check.host,
             health_check_path=health_check.health_path,
-            host_role_name=host.role_name,
+            host_role_name=host.role_name if host else None,
         )
 
 
@@ -117,16 +118,18 @@ class Monitoring(pulumi.ComponentResource):
             )
             for service, group in self.log_group_names.items()
         }
-        grant = aws.iam.RolePolicy(
-            "host-telemetry",
-            role=args.host_role_name,
-            policy=pulumi.Output.all(topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
-                lambda arns: json.dumps(telemetry_permissions(arns[0], arns[1:]))
-            ),
-            opts=child,
-        )
-        self.ready = [*self.log_groups.values(), grant]
-        self._host_alarms(topic.arn)
+        self.ready = list(self.log_groups.values())
+        if args.host_role_name is not None and args.instance_id is not None:
+            grant = aws.iam.RolePolicy(
+                "host-telemetry",
+                role=args.host_role_name,
+                policy=pulumi.Output.all(topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
+                    lambda arns: json.dumps(telemetry_permissions(arns[0], arns[1:]))
+                ),
+                opts=child,
+            )
+            self.ready.append(grant)
+            self._host_alarms(topic.arn, args.instance_id)
         self._load_balancer_alarms(topic.arn)
         self.health_check_id = self._health_check(topic)
         self.alert_topic_arn = topic.arn
@@ -171,11 +174,11 @@ class Monitoring(pulumi.ComponentResource):
             **kwargs,
         )
 
-    def _host_alarms(self, topic_arn: pulumi.Output[str]) -> None:
+    def _host_alarms(self, topic_arn: pulumi.Output[str], instance_id: pulumi.Input[str]) -> None:
         a = self._args
         ec2 = {
             "namespace": "AWS/EC2",
-            "dimensions": {"InstanceId": a.instance_id},
+            "dimensions": {"InstanceId": instance_id},
             "statistic": "Maximum",
             "period": 60,
         }

@@ -54,6 +54,18 @@ HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
 
 @dataclass(frozen=True)
+class Endpoints:
+    """Where Directus finds PostgreSQL and Redis. Default: the containers, by name on the Docker networks."""
+
+    database_host: pulumi.Input[str] = "postgres"
+    """PostgreSQL's host name: the postgres container, or the RDS instance's address."""
+    redis_url: pulumi.Input[str] = "redis://redis:6379"
+    """Redis' URL: the redis container, or `rediss://` (TLS) to the ElastiCache primary endpoint."""
+    database_tls: bool = False
+    """Connect to PostgreSQL over TLS (a server that requires it, such as RDS with rds.force_ssl)."""
+
+
+@dataclass(frozen=True)
 class CatalogueInputs:
     """What the catalogue needs besides StackConfig; plain strings on a laptop, Outputs in the cloud."""
 
@@ -71,6 +83,8 @@ class CatalogueInputs:
     config_files: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     """Per service, files delivered into its container (path -> content); the monitoring component supplies
     Prometheus, Alertmanager and Grafana files. Default: none."""
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    """Where the application reaches its database and cache. Default: the containers of the catalogue."""
 
     @classmethod
     def for_stack(
@@ -79,6 +93,7 @@ class CatalogueInputs:
         buckets: Buckets,
         repositories: Mapping[str, pulumi.Input[str]],
         secrets: Mapping[str, pulumi.Input[str]],
+        endpoints: Endpoints | None = None,
     ) -> CatalogueInputs:
         """The stack's buckets, repositories and secrets; PostgreSQL archives its WAL to the backups bucket."""
         return cls(
@@ -87,6 +102,7 @@ class CatalogueInputs:
             backups_bucket=buckets.backups.name,
             secrets=secrets,
             postgres_settings=stack_postgres_settings(config),
+            endpoints=endpoints or Endpoints(),
         )
 
 
@@ -186,7 +202,7 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
     env: dict[str, pulumi.Input[str]] = {
         "PUBLIC_URL": f"https://{config.cms_host}",
         "DB_CLIENT": "pg",
-        "DB_HOST": "postgres",
+        "DB_HOST": inputs.endpoints.database_host,
         "DB_PORT": "5432",
         "DB_DATABASE": DB_NAME,
         "DB_USER": DB_USER,
@@ -194,7 +210,7 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         "CACHE_ENABLED": "true",
         "CACHE_STORE": "redis",
         "CACHE_AUTO_PURGE": "true",
-        "REDIS": "redis://redis:6379",
+        "REDIS": inputs.endpoints.redis_url,
         # Uploads go straight to S3 with the instance role's credentials (no keys anywhere).
         "STORAGE_LOCATIONS": "s3",
         "STORAGE_S3_DRIVER": "s3",
@@ -207,6 +223,9 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         # and a writable volume would be shared by the old and new container of an update).
         "EXTENSIONS_PATH": "/directus/extensions",
     }
+    if inputs.endpoints.database_tls:
+        # TLS without verifying the server's certificate: the image has no RDS CA bundle to verify it with.
+        env["DB_SSL__REJECT_UNAUTHORIZED"] = "false"
     return ServiceSpec(
         name="directus",
         image=upstream("directus"),
@@ -323,12 +342,16 @@ def redis(scale: int) -> ServiceSpec:
     )
 
 
-def service_names(config: StackConfig) -> list[str]:
-    """The catalogue's service names, e.g. for the platform's CloudWatch log groups; creates nothing."""
-    stand_in = CatalogueInputs(
+def stand_in_inputs() -> CatalogueInputs:
+    """Inputs with plain stand-ins for every Output: enough to build the catalogue for its names."""
+    return CatalogueInputs(
         repositories={image: image for image in PRIVATE_IMAGES},
         uploads_bucket="uploads",
         backups_bucket="backups",
         secrets=dict.fromkeys(SECRET_NAMES, ""),
     )
-    return [spec.name for spec in catalogue(config, stand_in)]
+
+
+def service_names(config: StackConfig) -> list[str]:
+    """The catalogue's service names, e.g. for the platform's CloudWatch log groups; creates nothing."""
+    return [spec.name for spec in catalogue(config, stand_in_inputs())]

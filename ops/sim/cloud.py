@@ -1,6 +1,6 @@
 """SimulatedCloud: realistic provider outputs for every resource type and invoke the program uses.
 
-The resource outputs come from the templates of ops/sim/templates.py (RESOURCES);
+The resource outputs come from the templates of ops/sim/templates.py and templates_managed.py;
 the invokes (AMI look-up, account, region, zones...) are answered here (INVOKES).
 A type or invoke missing from the tables fails the run loudly and names it: a
 new resource never silently gets empty outputs.
@@ -16,7 +16,8 @@ from typing import Any
 import pulumi
 
 from ops.sim.model import SECRET_SIG, SECRET_SIG_KEY, EngineError
-from ops.sim.templates import ACCOUNT_ID, RESOURCES, Ctx
+from ops.sim.templates import ACCOUNT_ID, Ctx
+from ops.sim.templates_managed import TEMPLATES
 
 ELB_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-2": "797873946194"}
 UBUNTU_OWNER = "099720109477"
@@ -92,7 +93,7 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if not args.custom:
             # Component resources have no provider: the SDK computes nothing for them.
             return args.name, {}
-        template = RESOURCES.get(args.typ)
+        template = TEMPLATES.get(args.typ)
         if template is None:
             message = (
                 f"the simulated engine has no outputs for resource type {args.typ} ({args.name}); "

@@ -41,6 +41,18 @@ TAGGABLE = (
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:sns/topic:Topic",
     "aws:ecr/repository:Repository",
+    # The `ecs` topology's managed services.
+    "aws:ecs/cluster:Cluster",
+    "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:ecs/service:Service",
+    "aws:appautoscaling/target:Target",
+    "aws:ssm/parameter:Parameter",
+    "aws:rds/instance:Instance",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:rds/parameterGroup:ParameterGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:elasticache/parameterGroup:ParameterGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
 )
 
 

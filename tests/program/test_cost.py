@@ -181,14 +181,14 @@ def test_free_types_cost_nothing_and_are_not_flagged() -> None:
 
 
 def test_every_type_the_simulated_cloud_knows_is_priced_or_known_free() -> None:
-    from ops.sim.templates import RESOURCES
-    from policies.rules.pricing.model import RULES
+    from ops.sim.templates_managed import TEMPLATES as RESOURCES
+    from policies.rules.pricing.managed import PRICE_RULES as RULES
 
     book = pricing.load()
     known = set(RULES) | set(book.free_types) | set(book.unpriced_types)
     missing = sorted(t for t in RESOURCES if not t.startswith("pulumi:") and t not in known)
     assert missing == [], (
-        f"price these types in policies/rules/pricing/model.py or list them in policies/rules/pricing/prices/aws.yaml: {missing}"
+        f"price these types in policies/rules/pricing/model.py (managed.py) or list them in policies/rules/pricing/prices/aws.yaml: {missing}"
     )
 
 

@@ -128,7 +128,7 @@ def test_secure_setting_becomes_a_placeholder_that_stays_secret(tmp_path) -> Non
 
 
 def test_missing_stack_file_names_the_stacks_that_exist() -> None:
-    with pytest.raises(engine.SettingsFileError, match="Pulumi.qa.yaml.*prod, staging"):
+    with pytest.raises(engine.SettingsFileError, match="Pulumi.qa.yaml.*prod, prod-ecs, staging, staging-ecs"):
         simulate("qa")
 
 

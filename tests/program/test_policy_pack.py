@@ -24,7 +24,7 @@ import yaml
 from ops.__main__ import build_parser
 from ops.cli import plan, policy_docs
 from ops.sim import engine, policy
-from ops.sim.templates import RESOURCES
+from ops.sim.templates_managed import TEMPLATES as RESOURCES
 from policies.rules import RULES, build_policies, cost
 from policies.rules.base import ADVISORY, MANDATORY
 from policies.rules.pricing.book import PriceDataError
