@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import alb, backups, containers, cost, ebs, ec2, iam, network, observability, s3, tags
+from . import alb, backups, containers, cost, datastores, ebs, ec2, ecs, iam, network, observability, s3, tags
 from .base import Rule
 
 PACK_NAME = "quintas-crm"
@@ -22,6 +22,8 @@ RULES: list[Rule] = [
     *iam.RULES,
     *backups.RULES,
     *containers.RULES,
+    *datastores.RULES,
+    *ecs.RULES,
     *tags.RULES,
     *observability.RULES,
     *cost.RULES,

@@ -25,6 +25,11 @@ LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 CONTAINER = "docker:index/container:Container"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+RDS = "aws:rds/instance:Instance"
+REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
+CLUSTER = "aws:ecs/cluster:Cluster"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE_ARN = "arn:aws:iam::123456789012:role/"
 
 
 def urn(type_: str, name: str) -> str:
@@ -165,6 +170,76 @@ def add_containers(stack: Stack) -> None:
     container(stack, "backup", "sha256:" + "a" * 64, envs=["BACKUP_SCHEDULE=02:00", "TZ=America/Mexico_City", "RECOVERY_WINDOW_DAYS=30"])  # fmt: skip
 
 
+def task_containers(environment: list[dict[str, str]]) -> str:
+    parameter = "arn:aws:ssm:us-east-1:123456789012:parameter/quintas-crm/prod/db"
+    container = {
+        "name": "directus",
+        "image": "directus/directus:11.12.0",
+        "environment": environment,
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": parameter}],
+    }
+    return json.dumps([container])
+
+
+def add_scale_out(stack: Stack) -> None:
+    """The `ecs` topology's managed services: RDS, ElastiCache, an ECS cluster and a task definition."""
+    for store, port in (("postgres", 5432), ("redis", 6379)):
+        stack.add(SG, store, {"description": f"{store}: {port} from the tasks only", "vpcId": "vpc-1"})
+        rule = {"ipProtocol": "tcp", "fromPort": float(port), "toPort": float(port), "description": "from the tasks"}
+        peers = {"securityGroupId": [f"{SG}::{store}"], "referencedSecurityGroupId": [f"{SG}::host"]}
+        stack.add(
+            INGRESS,
+            f"{store}-in-{port}",
+            {**rule, "securityGroupId": f"sg-{store}", "referencedSecurityGroupId": "sg-host"},
+            peers,
+        )
+    database = {
+        "engine": "postgres",
+        "engineVersion": "16",
+        "instanceClass": "db.t4g.medium",
+        "allocatedStorage": 100.0,
+        "storageType": "gp3",
+        "storageEncrypted": True,
+        "publiclyAccessible": False,
+        "multiAz": True,
+        "deletionProtection": True,
+        "skipFinalSnapshot": False,
+        "finalSnapshotIdentifier": "postgres-final",
+        "backupRetentionPeriod": 30.0,
+        "vpcSecurityGroupIds": ["sg-postgres"],
+    }
+    stack.add(
+        RDS, "postgres", database, {"vpcSecurityGroupIds": [f"{SG}::postgres"]}, protect=True, retain_on_delete=True
+    )
+    cache = {
+        "nodeType": "cache.t4g.small",
+        "numCacheClusters": 2.0,
+        "automaticFailoverEnabled": True,
+        "multiAzEnabled": True,
+        "atRestEncryptionEnabled": True,
+        "transitEncryptionEnabled": True,
+        "securityGroupIds": ["sg-redis"],
+    }
+    stack.add(REDIS, "redis", cache, {"securityGroupIds": [f"{SG}::redis"]})
+    stack.add(CLUSTER, "cluster", {"settings": [{"name": "containerInsights", "value": "enabled"}]})
+    principal = {"Service": "ecs-tasks.amazonaws.com"}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+    }
+    for role in ("directus-execution", "directus-task"):
+        stack.add("aws:iam/role:Role", role, {"assumeRolePolicy": json.dumps(trust)})
+    task = {
+        "family": "directus",
+        "cpu": "1024",
+        "memory": "2048",
+        "executionRoleArn": f"{ROLE_ARN}directus-execution",
+        "taskRoleArn": f"{ROLE_ARN}directus-task",
+        "containerDefinitions": task_containers([{"name": "DB_HOST", "value": "db.internal"}]),
+    }
+    stack.add(TASK, "directus", task, {"executionRoleArn": ["directus-execution"], "taskRoleArn": ["directus-task"]})
+
+
 def baseline() -> Stack:
     """A prod stack that breaks no rule of the pack."""
     stack = Stack()
@@ -174,4 +249,5 @@ def baseline() -> Stack:
     add_host(stack)
     add_load_balancer(stack)
     add_containers(stack)
+    add_scale_out(stack)
     return stack

@@ -133,8 +133,11 @@ def test_plan_exits_2_on_a_broken_policy_config(monkeypatch: pytest.MonkeyPatch,
     assert code == 2 and "cost-within-budget.monthlyBudgetUsd" in err
 
 
-def test_enforcement_level_can_be_overridden_per_stack() -> None:
+def test_enforcement_level_can_be_overridden_per_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.helpers import policy_fixtures as fx
+
+    # The synthetic stack holds both topologies' resources, over prod's budget: priced within it here.
+    monkeypatch.setattr(cost, "estimate_stack", lambda resources, config: cost.CostEstimate(100.0))
 
     stack = fx.baseline()
     stack.get(fx.INSTANCE, "host").inputs["ebsOptimized"] = False
