@@ -136,44 +136,37 @@ class FargateServices(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.register_outputs({"cluster": cluster.name, "services": list(self.services)})
 
+    def _role(self, task: TaskDescription, kind: str, description: str, policy: pulumi.Input[str]) -> aws.iam.Role:
+        """A role only ECS tasks may assume, with one inline policy."""
+        role = service_role(
+            f"{task.name}-{kind}",
+            name=f"{self._args.name}-{task.name}-{kind}",
+            service=TASKS_PRINCIPAL,
+            description=description,
+            tags=self._args.tags,
+            parent=self,
+        )
+        aws.iam.RolePolicy(
+            f"{task.name}-{kind}", role=role.name, policy=policy, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return role
+
     def _task_definition(self, task: TaskDescription) -> aws.ecs.TaskDefinition:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        execution = service_role(
-            f"{task.name}-execution",
-            name=f"{a.name}-{task.name}-execution",
-            service=TASKS_PRINCIPAL,
-            description=f"ECS starts {task.name}'s tasks: its image, parameters and log group",
-            tags=a.tags,
-            parent=self,
-        )
         log_group = a.log_group_names[task.name]
-        aws.iam.RolePolicy(
-            f"{task.name}-execution",
-            role=execution.name,
-            policy=pulumi.Output.all(self._account, log_group, *task.secrets.values()).apply(
-                lambda v: policy_document(execution_statements(a.region, v[0], a.image_repository_prefix, v[1], v[2:]))
-            ),
-            opts=child,
+        starts = pulumi.Output.all(self._account, log_group, *task.secrets.values()).apply(
+            lambda v: policy_document(execution_statements(a.region, v[0], a.image_repository_prefix, v[1], v[2:]))
+        )
+        execution = self._role(
+            task, "execution", f"ECS starts {task.name}'s tasks: its image, parameters, logs", starts
         )
         task_role = None
         if task.permissions:
-            task_role = service_role(
-                f"{task.name}-task",
-                name=f"{a.name}-{task.name}-task",
-                service=TASKS_PRINCIPAL,
-                description=f"{task.name}'s own AWS access",
-                tags=a.tags,
-                parent=self,
+            own = pulumi.Output.from_input(list(task.permissions)).apply(
+                lambda s: policy_document([dict(x) for x in s])
             )
-            aws.iam.RolePolicy(
-                f"{task.name}-task",
-                role=task_role.name,
-                policy=pulumi.Output.from_input(list(task.permissions)).apply(
-                    lambda s: policy_document([dict(x) for x in s])
-                ),
-                opts=child,
-            )
+            task_role = self._role(task, "task", f"{task.name}'s own AWS access", own)
         return aws.ecs.TaskDefinition(
             task.name,
             family=f"{a.name}-{task.name}",

@@ -33,7 +33,7 @@ import pulumi_docker as docker
 
 from components.aws.host import AppHost
 from components.config import StackConfig
-from components.workload.registry import ImageRepositories, ImageRepositoriesArgs
+from components.workload.registry import ECS_WORKLOAD, ImageRepositories, ImageRepositoriesArgs, moved_from
 from components.workload.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.workload.services import (
     HOST_GATEWAY_IP,
@@ -138,7 +138,8 @@ class ContainerStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:containers:ContainerStack", name, None, opts)
         self._args = args
-        child = pulumi.ResourceOptions(parent=self)
+        # Aliased: the `ecs` topology keeps the same repositories and secrets under its own component.
+        child = pulumi.ResourceOptions(parent=self, aliases=[moved_from(ECS_WORKLOAD)])
         self._images = ImageRepositories(
             "images",
             ImageRepositoriesArgs(stack=args.stack, tags=args.tags, mutable_tags=not args.immutable_image_tags),

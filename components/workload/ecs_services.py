@@ -30,7 +30,7 @@ from components.aws.ecs import FargateServices, FargateServicesArgs
 from components.aws.ecs_tasks import TaskDescription
 from components.config import StackConfig
 from components.workload.catalogue import catalogue, postgres_server_settings, stand_in_inputs
-from components.workload.registry import ImageRepositories, ImageRepositoriesArgs
+from components.workload.registry import HOST_WORKLOAD, ImageRepositories, ImageRepositoriesArgs, moved_from
 from components.workload.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.workload.services import ServiceSpec, SpecError, duration_seconds
 
@@ -166,7 +166,7 @@ class EcsWorkload(pulumi.ComponentResource):
     def __init__(self, name: str, args: EcsWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:ecs:EcsWorkload", name, None, opts)
         self._args = args
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, aliases=[moved_from(HOST_WORKLOAD)])
         registry = ImageRepositoriesArgs(stack=args.stack, tags=args.tags, mutable_tags=not args.immutable_image_tags)
         self.repositories = ImageRepositories("images", registry, opts=child).urls
         self.secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child).values

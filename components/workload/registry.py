@@ -14,8 +14,21 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.resource import create_urn
 
 from components.workload.catalogue import PRIVATE_IMAGES
+
+# Where the image repositories and generated secrets live in each topology (component type, name).
+# Each topology's component aliases the other's, so changing `topology` moves them instead of
+# replacing them: pushed images stay, and every generated password keeps its value.
+HOST_WORKLOAD = ("quintas:containers:ContainerStack", "containers")
+ECS_WORKLOAD = ("quintas:ecs:EcsWorkload", "ecs")
+
+
+def moved_from(workload: tuple[str, str]) -> pulumi.Alias:
+    """An alias to the same child under the other topology's top-level workload component."""
+    type_, name = workload
+    return pulumi.Alias(parent=create_urn(name, type_))
 
 
 def repository_prefix(stack: str) -> str:

@@ -71,6 +71,24 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "docker:index/remoteImage:RemoteImage": ("name", "platform"),
     "docker:index/network:Network": ("name", "internal"),
     "aws:ecr/repository:Repository": ("name", "imageTagMutability", "imageScanningConfiguration"),
+    "aws:ecs/cluster:Cluster": ("settings",),
+    "aws:ecs/service:Service": ("launchType", "desiredCount"),
+    "aws:ecs/taskDefinition:TaskDefinition": ("cpu", "memory"),
+    "aws:appautoscaling/target:Target": ("minCapacity", "maxCapacity"),
+    "aws:rds/instance:Instance": (
+        "instanceClass",
+        "engineVersion",
+        "multiAz",
+        "storageEncrypted",
+        "backupRetentionPeriod",
+        "deletionProtection",
+    ),
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        "nodeType",
+        "numCacheClusters",
+        "atRestEncryptionEnabled",
+        "transitEncryptionEnabled",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ops.cost import estimate as cost
+from ops.cost import topologies
 from policies.rules.pricing.estimate import check_budget
 from policies.rules.pricing.model import NOT_PRICED, Line
 
@@ -49,6 +50,9 @@ SERVICES = {
     "kms": "KMS",
     "ecr": "ECR",
     "secretsmanager": "Secrets Manager",
+    "fargate": "Fargate tasks",
+    "rds": "RDS PostgreSQL",
+    "elasticache": "ElastiCache Redis",
     "transfer": "Data transfer out",
 }
 
@@ -181,6 +185,7 @@ def render(stacks: Iterable[str]) -> str:
         *(f"| {s} | {_usd(t)} | {_usd(b)} | {_usd(GOALS_USD.get(s, b))} | {c} |" for s, t, b, c in summary),
         "",
     ]
+    sections += topologies.section(stacks, by_service)
     tail = [
         "## Not in these figures",
         "",

@@ -60,6 +60,8 @@ class Resource:
     depends_on: tuple[str, ...] = ()
     provider: str | None = None
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    """The URNs the program says this resource had before (`aliases`): the engine moves, not replaces, it."""
 
     @property
     def options(self) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class RecordingMonitor(MockMonitor):
             depends_on=tuple(sorted(request.dependencies)),
             provider=request.provider or None,
             property_dependencies={k: tuple(sorted(v.urns)) for k, v in request.propertyDependencies.items()},
+            aliases=tuple(alias_urn(urn, request.type, request.name, request.parent, a) for a in request.aliases),
         )
         self._recorded[urn] = record
         return response
@@ -73,3 +74,17 @@ class RecordingMonitor(MockMonitor):
         from one run to the next; two plans of the same code must read the same.
         """
         return sorted(self._recorded.values(), key=lambda r: r.urn)
+
+
+def alias_urn(urn: str, type_: str, name: str, parent: str, alias: Any) -> str:
+    """The URN an alias names, as the engine computes it: given whole, or from a spec that changes
+    the name, the type or the parent of the resource registered as `urn`."""
+    if alias.WhichOneof("alias") == "urn":
+        return str(alias.urn)
+    spec = alias.spec
+    stack, project = urn.split("::")[0].removeprefix("urn:pulumi:"), urn.split("::")[1]
+    parent_urn = "" if spec.noParent else (spec.parentUrn or parent)
+    chain = parent_urn.split("::")[2] if parent_urn else ""
+    chain = "" if chain == "pulumi:pulumi:Stack" else chain
+    qualified = f"{chain}${spec.type or type_}" if chain else (spec.type or type_)
+    return f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{qualified}::{spec.name or name}"

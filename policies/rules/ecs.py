@@ -1,6 +1,6 @@
 """ECS rules (the `ecs` topology): Container Insights on every cluster, no secret in a task
-definition's plain environment, and task roles apart from the execution role, holding no AWS
-managed policy."""
+definition's plain environment, task roles apart from the execution role, holding no AWS
+managed policy, and (advisory) no public address on a task."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from .base import Report, Rule, depends_on, get, is_unknown, items, json_doc, label, of_type
+from .base import ADVISORY, Report, Rule, depends_on, get, is_unknown, items, json_doc, label, of_type
 from .containers import secret_env_problems
 from .iam import ATTACHMENTS
 
 CLUSTER = ("aws:ecs/cluster:Cluster",)
+SERVICE = ("aws:ecs/service:Service",)
 TASK_DEFINITION = ("aws:ecs/taskDefinition:TaskDefinition",)
 ROLE = "aws:iam/role:Role"
 
@@ -41,6 +42,11 @@ def _no_secret_env(args: ResourceValidationArgs, report: Report) -> None:
     problems = secret_env_problems(_environment(definitions))
     if problems:
         report(f"{label(args)}: {'; '.join(problems)}; give it to the container in `secrets` (SSM or Secrets Manager)")
+
+
+def _no_public_ip(args: ResourceValidationArgs, report: Report) -> None:
+    if get(args.props, "networkConfiguration", "assignPublicIp") is True:
+        report(f"{label(args)} gives each task a public IPv4 address (assignPublicIp)")
 
 
 def _roles_of(args: StackValidationArgs, resource: PolicyResource, prop: str) -> set[str]:
@@ -100,5 +106,19 @@ RULES = [
         check=_task_roles,
         kind="stack",
         references=("checkov CKV_AWS_249",),
+    ),
+    Rule(
+        name="ecs-no-public-ip",
+        description="No ECS service gives its tasks public IPv4 addresses.",
+        why="A public address makes a task reachable from the internet if its security group is ever widened.",
+        severity=Severity.MEDIUM,
+        check=_no_public_ip,
+        resource_types=SERVICE,
+        level=ADVISORY,
+        advisory_reason=(
+            "as for the host (ARCHITECTURE.md): tasks reach ECR, SSM and CloudWatch through the internet gateway "
+            "instead of a NAT gateway (about $33/month); their security group admits only the load balancer."
+        ),
+        references=("AWS-FSBP ECS.2",),
     ),
 ]

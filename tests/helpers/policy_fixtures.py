@@ -29,6 +29,7 @@ RDS = "aws:rds/instance:Instance"
 REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 CLUSTER = "aws:ecs/cluster:Cluster"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
+SERVICE = "aws:ecs/service:Service"
 ROLE_ARN = "arn:aws:iam::123456789012:role/"
 
 
@@ -181,8 +182,8 @@ def task_containers(environment: list[dict[str, str]]) -> str:
     return json.dumps([container])
 
 
-def add_scale_out(stack: Stack) -> None:
-    """The `ecs` topology's managed services: RDS, ElastiCache, an ECS cluster and a task definition."""
+def add_data_stores(stack: Stack) -> None:
+    """The `ecs` topology's data stores: RDS and ElastiCache, each open to the tasks' group only."""
     for store, port in (("postgres", 5432), ("redis", 6379)):
         stack.add(SG, store, {"description": f"{store}: {port} from the tasks only", "vpcId": "vpc-1"})
         rule = {"ipProtocol": "tcp", "fromPort": float(port), "toPort": float(port), "description": "from the tasks"}
@@ -221,6 +222,10 @@ def add_scale_out(stack: Stack) -> None:
         "securityGroupIds": ["sg-redis"],
     }
     stack.add(REDIS, "redis", cache, {"securityGroupIds": [f"{SG}::redis"]})
+
+
+def add_tasks(stack: Stack) -> None:
+    """An ECS cluster with one Fargate service, its task definition and its two roles."""
     stack.add(CLUSTER, "cluster", {"settings": [{"name": "containerInsights", "value": "enabled"}]})
     principal = {"Service": "ecs-tasks.amazonaws.com"}
     trust = {
@@ -238,6 +243,14 @@ def add_scale_out(stack: Stack) -> None:
         "containerDefinitions": task_containers([{"name": "DB_HOST", "value": "db.internal"}]),
     }
     stack.add(TASK, "directus", task, {"executionRoleArn": ["directus-execution"], "taskRoleArn": ["directus-task"]})
+    network = {"subnets": ["subnet-1", "subnet-2"], "securityGroups": ["sg-host"], "assignPublicIp": False}
+    service = {"launchType": "FARGATE", "desiredCount": 2.0, "networkConfiguration": network}
+    stack.add(
+        SERVICE,
+        "directus",
+        {**service, "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/directus:1"},
+        {"taskDefinition": [f"{TASK}::directus"]},
+    )
 
 
 def baseline() -> Stack:
@@ -249,5 +262,6 @@ def baseline() -> Stack:
     add_host(stack)
     add_load_balancer(stack)
     add_containers(stack)
-    add_scale_out(stack)
+    add_data_stores(stack)
+    add_tasks(stack)
     return stack

@@ -68,8 +68,10 @@ def test_every_policy_has_metadata_and_a_level_with_reason() -> None:
         assert rule.why and rule.level in (MANDATORY, ADVISORY)
         assert rule.level is MANDATORY or len(rule.advisory_reason) > 40, rule.name
         assert isinstance(built, pulumi_policy.StackValidationPolicy) == (rule.kind == "stack")
-    assert [r.name for r in RULES if r.level is ADVISORY] == ["ec2-no-public-ipv4"]
-    assert "NAT gateway" in next(r for r in RULES if r.name == "ec2-no-public-ipv4").advisory_reason
+    # The host's and the tasks' public addresses, for one reason: no NAT gateway.
+    advisory = [r for r in RULES if r.level is ADVISORY]
+    assert [r.name for r in advisory] == ["ec2-no-public-ipv4", "ecs-no-public-ip"]
+    assert all("NAT gateway" in r.advisory_reason for r in advisory)
 
 
 def test_rule_modules_never_import_the_pack_main() -> None:

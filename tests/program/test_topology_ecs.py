@@ -24,6 +24,8 @@ TASK = "aws:ecs/taskDefinition:TaskDefinition"
 RDS = "aws:rds/instance:Instance"
 REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+MOVED = ("quintas:registry:ImageRepositories", "quintas:secrets:ServiceSecrets")
+RANDOM = "random:index/randomPassword:RandomPassword"
 SCALE_OUT_KEYS = {"topology", "ecsScaling", "databaseInstanceClass", "cacheNodeType", "monthlyBudgetUsd"}
 
 
@@ -199,3 +201,29 @@ def test_a_change_to_a_service_spec_reaches_the_host_container_and_the_task_defi
     task = container_of(simulate("staging-ecs"), "directus")
     assert "LOG_LEVEL=debug" in container["envs"] and container["healthcheck"]["interval"] == "30s"
     assert {"name": "LOG_LEVEL", "value": "debug"} in task["environment"] and task["healthCheck"]["interval"] == 30
+
+
+def test_changing_topology_moves_the_image_repositories_and_secrets_instead_of_replacing_them(
+    ecs_run: engine.Run,
+) -> None:
+    """Each topology's repositories and generated secrets alias the other's: images and passwords survive."""
+    environment = ecs_run.stack.removesuffix("-ecs")
+    host_run = shipped(environment)
+
+    def as_host_stack(urn: str) -> str:
+        return urn.replace(f"urn:pulumi:{ecs_run.stack}::", f"urn:pulumi:{environment}::")
+
+    held = set((ROOT / "tests" / "program" / "urns" / f"{environment}.txt").read_text().splitlines())
+    host_urns = {r.urn for r in host_run.resources}
+    moved = [r for r in ecs_run.resources if r.type in MOVED]
+    assert sorted(r.name for r in moved) == ["images", "secrets"]
+    for component in moved:
+        (alias,) = component.aliases
+        assert as_host_stack(alias) in held and as_host_stack(alias) in host_urns
+        (back,) = host_run.one(component.type, component.name).aliases
+        assert back == as_host_stack(component.urn)
+    # The children follow their parent's alias: repositories and passwords keep their host URNs.
+    children = [r for r in ecs_run.resources if r.type in ("aws:ecr/repository:Repository", RANDOM)]
+    ecs_chain, host_chain = "quintas:ecs:EcsWorkload$", "quintas:containers:ContainerStack$"
+    inherited = {as_host_stack(r.urn).replace(ecs_chain, host_chain) for r in children}
+    assert len(children) == 8 and inherited <= held

@@ -137,6 +137,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "ecs-container-insights": (setp(fx.CLUSTER, "cluster", "settings", [{"name": "containerInsights", "value": "disabled"}]), "Cluster 'cluster' has Container Insights off"),
     "ecs-no-secret-in-task-environment": (setp(fx.TASK, "directus", "containerDefinitions", fx.task_containers([{"name": "DB_PASSWORD", "value": "hunter2hunter2"}])), "TaskDefinition 'directus': DB_PASSWORD holds a value in the plain environment"),
     "ecs-task-role-least-privilege": (setp(fx.TASK, "directus", "taskRoleArn", f"{fx.ROLE_ARN}directus-execution"), "TaskDefinition 'directus': the application's task role is the execution role"),
+    "ecs-no-public-ip": (setp(fx.SERVICE, "directus", "networkConfiguration.assignPublicIp", True), "Service 'directus' gives each task a public IPv4 address"),
     "cost-within-budget": (lambda stack: setattr(cost, "estimate_stack", lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $130.00 budget by $41.50"),
 }  # fmt: skip
 
