@@ -156,14 +156,14 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         # RDS creates this group itself, without retention, if the instance exports its log first.
-        aws.cloudwatch.LogGroup(
+        log = aws.cloudwatch.LogGroup(
             "postgres-log",
             name=f"/aws/rds/instance/{identifier}/postgresql",
             retention_in_days=args.log_retention_days,
             tags=dict(args.tags),
             opts=child,
         )
-        instance = self._instance(args, identifier, group, subnets, parameters)
+        instance = self._instance(args, identifier, group, subnets, parameters, log)
         self._alarms(args, instance, int(args.parameters.get("max_connections", "100")))
         self.address = instance.address
         self.identifier = instance.identifier
@@ -176,6 +176,7 @@ class Database(pulumi.ComponentResource):
         group: aws.ec2.SecurityGroup,
         subnets: aws.rds.SubnetGroup,
         parameters: aws.rds.ParameterGroup,
+        log: aws.cloudwatch.LogGroup,
     ) -> aws.rds.Instance:
         protected = args.deletion_protection
         return aws.rds.Instance(
@@ -207,7 +208,7 @@ class Database(pulumi.ComponentResource):
             final_snapshot_identifier=f"{identifier}-final" if protected else None,
             tags={**args.tags, "Name": identifier},
             # As the host's data volume: prod's database survives a `pulumi destroy` and a replacement.
-            opts=pulumi.ResourceOptions(parent=self, protect=protected, retain_on_delete=protected),
+            opts=pulumi.ResourceOptions(parent=self, protect=protected, retain_on_delete=protected, depends_on=[log]),
         )
 
     def _alarms(self, args: DatabaseArgs, instance: aws.rds.Instance, max_connections: int) -> None:

@@ -71,6 +71,9 @@ class FargateServicesArgs:
     """The CPU architecture the images are built for (X86_64 or ARM64)."""
     assign_public_ip: bool = True
     """Tasks reach ECR, SSM and CloudWatch over the internet gateway, as the host does: no NAT gateway."""
+    after: Sequence[pulumi.Resource] = ()
+    """What the services wait for: the load balancer (ECS refuses a target group no listener rule uses
+    yet) and the log groups (a task whose log group does not exist fails to start)."""
     cpu_target_percent: float = CPU_TARGET_PERCENT
     """Average CPU of a service's tasks that auto scaling keeps it at (default 60%)."""
     requests_per_target: float = REQUESTS_PER_TARGET
@@ -102,6 +105,7 @@ class FargateServicesArgs:
             min_tasks=config.scale_out.min_tasks,
             max_tasks=config.scale_out.max_tasks,
             architecture=config.instance_shape.architecture.upper(),
+            after=[alb, *monitoring.ready],
         )
 
 
@@ -214,7 +218,7 @@ class FargateServices(pulumi.ComponentResource):
             wait_for_steady_state=True,
             tags=dict(a.tags),
             # Auto scaling owns the running count once the service exists; an update must not reset it.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"], depends_on=list(a.after)),
         )
         self._scaling(task, cluster, service)
         self._alarms(task, cluster, service)

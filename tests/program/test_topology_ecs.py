@@ -55,6 +55,15 @@ def test_the_stateless_services_run_on_fargate_behind_the_alb(ecs_run: engine.Ru
         assert (service["deploymentMinimumHealthyPercent"], service["deploymentMaximumPercent"]) == (100, 200)
 
 
+def test_services_start_after_the_listener_rules_and_their_log_groups(ecs_run: engine.Run) -> None:
+    rules = {r.urn for r in ecs_run.of_type("aws:lb/listenerRule:ListenerRule")}
+    for service in ecs_run.of_type(SERVICE):
+        group = next(g.urn for g in ecs_run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == service.name)
+        assert rules | {group} <= set(service.depends_on), service.name
+    log = ecs_run.one("aws:cloudwatch/logGroup:LogGroup", "postgres-log")
+    assert log.urn in ecs_run.one(RDS, "postgres").depends_on
+
+
 def test_no_host_no_ssh_path_no_docker_in_the_plan(ecs_run: engine.Run) -> None:
     kinds = {r.type for r in ecs_run.resources}
     assert not {t for t in kinds if t.startswith(("docker:", "command:", "pulumi:providers:docker"))}
