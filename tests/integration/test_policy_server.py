@@ -92,7 +92,10 @@ def test_served_pack_describes_every_rule(analyzer: Any) -> None:
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "quintas-crm"
     assert [p.name for p in info.policies] == [r.name for r in RULES]
-    assert {p.name for p in info.policies if p.enforcementLevel == pb.ADVISORY} == {"ec2-no-public-ipv4"}
+    assert {p.name for p in info.policies if p.enforcementLevel == pb.ADVISORY} == {
+        "ec2-no-public-ipv4",
+        "ecs-no-public-ip",
+    }
 
 
 def _weakened() -> None:
