@@ -267,10 +267,10 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
 ) -> None:
     import io
 
-    from ops.cli.plan import render_text
+    from ops.cli.plan_text import render_tree
 
     out = io.StringIO()
-    render_text(containers_staging, out)
+    render_tree(containers_staging, out, full=True)
     text = out.getvalue()
     blocks = text.split("+ docker:index/container:Container  ")[1:]
     assert len(blocks) == 14

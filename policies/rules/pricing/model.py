@@ -172,7 +172,7 @@ def lifecycle_policy(p: Pricer, it: Item) -> list[Line]:
         gb = size * (used + change * max(retained - 1, 0))
         why = (
             f"{retained:g} snapshots of {size:g} GB kept: the first stores the used {used:.0%},"
-            f" each later one the {change:.1%} changed since the one before"
+            f" each later one the {change * 100:.3g}% changed since the one before"
         )
         lines.append(p.line(it, "ebs.snapshot.standard", gb, f"snapshots of {target[0]}", why))
     return lines
