@@ -20,6 +20,7 @@ VERBS = {
     "backup": ("ops.cli.backup", "verify a stack's backups, or restore one (PITR) and verify the data"),
     "dns-cutover": ("ops.cli.dns_cutover", "point the app and cms names at a stack's load balancer, or roll back"),
     "cost": ("ops.cli.cost", "monthly cost estimate of a stack, checked against its budget"),
+    "graph": ("ops.cli.graph", "diagram of a stack (Mermaid, Graphviz SVG): components, dependencies, traffic"),
     "image-tags": ("ops.cli.image_tags", "the image tags a stack's settings file records (what CD builds and deploys)"),
     "compose": ("ops.cli.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.cli.monitoring_config", "the files a stack delivers to its monitoring containers"),
