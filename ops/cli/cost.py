@@ -8,6 +8,11 @@ Exit 0 within budget, 1 over budget (or a resource without a price) or on a
 program error, 2 on bad input (unknown stack, invalid settings or budget, broken
 price data). On-demand list prices, from
 policies/rules/pricing/prices/aws.yaml.
+
+Examples:
+  python -m ops cost --stack prod
+  python -m ops cost --stack staging --json
+  python -m ops cost --markdown > docs/cost.md
 """
 
 from __future__ import annotations
