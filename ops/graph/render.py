@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Callable
 
 from ops.graph.diagram import INTERNET, Diagram, Node
 
@@ -31,13 +32,31 @@ def _label(node: Node, newline: str) -> str:
     return text
 
 
-def _children(diagram: Diagram) -> dict[str | None, list[str]]:
+def _cluster_lines(
+    diagram: Diagram, opening: Callable[[str, str], str], node_line: Callable[[Node], str], closing: str
+) -> list[str]:
+    """Each cluster, nested clusters inside it, as `opening`, its nodes' lines and `closing`."""
+    ids = {c.id for c in diagram.clusters}
+    labels = {c.id: c.label for c in diagram.clusters}
     tree: dict[str | None, list[str]] = {}
-    for cluster in diagram.clusters:
-        tree.setdefault(cluster.parent if cluster.parent in {c.id for c in diagram.clusters} else None, []).append(
-            cluster.id
-        )
-    return tree
+    for c in diagram.clusters:
+        tree.setdefault(c.parent if c.parent in ids else None, []).append(c.id)
+    members: dict[str, list[Node]] = {}
+    for node in diagram.nodes:
+        members.setdefault(node.cluster, []).append(node)
+    lines: list[str] = []
+
+    def cluster(cid: str, depth: int) -> None:
+        pad = "  " * depth
+        lines.append(pad + opening(cid, labels[cid]))
+        lines.extend(f"{pad}  {node_line(node)}" for node in members.get(cid, []))
+        for child in tree.get(cid, []):
+            cluster(child, depth + 1)
+        lines.append(pad + closing)
+
+    for top in tree.get(None, []):
+        cluster(top, 1)
+    return lines
 
 
 def to_dot(diagram: Diagram) -> str:
@@ -49,25 +68,14 @@ def to_dot(diagram: Diagram) -> str:
         '  edge [fontname="Helvetica", fontsize=9];',
         f'  {INTERNET} [label="internet", shape=ellipse, fillcolor="{PUBLIC_FILL}"];',
     ]
-    labels = {c.id: c.label for c in diagram.clusters}
-    members: dict[str, list[Node]] = {}
-    for node in diagram.nodes:
-        members.setdefault(node.cluster, []).append(node)
-    tree = _children(diagram)
 
-    def cluster(cid: str, depth: int) -> None:
-        pad = "  " * depth
-        lines.append(f'{pad}subgraph "cluster_{cid}" {{')
-        lines.append(f'{pad}  label="{labels[cid]}"; style=rounded;')
-        for node in members.get(cid, []):
-            fill = f', fillcolor="{PUBLIC_FILL}", color=red' if node.public else ""
-            lines.append(f'{pad}  {node.id} [label="{_label(node, chr(92) + "n")}"{fill}];')
-        for child in tree.get(cid, []):
-            cluster(child, depth + 1)
-        lines.append(f"{pad}}}")
+    def dot_node(node: Node) -> str:
+        fill = f', fillcolor="{PUBLIC_FILL}", color=red' if node.public else ""
+        return f'{node.id} [label="{_label(node, chr(92) + "n")}"{fill}];'
 
-    for top in tree.get(None, []):
-        cluster(top, 1)
+    lines += _cluster_lines(
+        diagram, lambda cid, label: f'subgraph "cluster_{cid}" {{ label="{label}"; style=rounded;', dot_node, "}"
+    )
     for edge in diagram.edges:
         style = 'color="#1f5fbf", penwidth=2' if edge.kind == "traffic" else 'style=dashed, color="#999999"'
         label = f', label="{edge.label}"' if edge.label else ""
@@ -92,23 +100,12 @@ def to_svg(dot_source: str) -> str:
 
 def to_mermaid(diagram: Diagram) -> str:
     lines = ["flowchart LR", f"  {INTERNET}((internet))"]
-    labels = {c.id: c.label for c in diagram.clusters}
-    members: dict[str, list[Node]] = {}
-    for node in diagram.nodes:
-        members.setdefault(node.cluster, []).append(node)
-    tree = _children(diagram)
-
-    def cluster(cid: str, depth: int) -> None:
-        pad = "  " * depth
-        lines.append(f'{pad}subgraph {cid}["{labels[cid]}"]')
-        for node in members.get(cid, []):
-            lines.append(f'{pad}  {node.id}["{_label(node, "<br/>")}"]')
-        for child in tree.get(cid, []):
-            cluster(child, depth + 1)
-        lines.append(f"{pad}end")
-
-    for top in tree.get(None, []):
-        cluster(top, 1)
+    lines += _cluster_lines(
+        diagram,
+        lambda cid, label: f'subgraph {cid}["{label}"]',
+        lambda node: f'{node.id}["{_label(node, "<br/>")}"]',
+        "end",
+    )
     for edge in diagram.edges:
         arrow = "==>" if edge.kind == "traffic" else "-.->"
         label = f'|"{edge.label}"|' if edge.label else ""
