@@ -130,3 +130,16 @@ def test_readme_runnable_blocks_pass_on_a_fresh_copy(tmp_path: Path) -> None:
             assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
             assert result.stdout.strip(), command
             assert "setup: installing" not in result.stdout, "the copy's virtualenv counted as stale"
+
+
+def test_cold_setup_says_each_step_and_lets_pip_show_its_progress() -> None:
+    """A cold `make plan` spends about a minute in pip: the wait is announced and pip is not silenced."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail("make is not installed; install it with: apt-get install make")
+    steps = subprocess.run(
+        [make, "-n", "-B", "setup", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    install = next(i for i, s in enumerate(steps) if "pip install" in s and "requirements-dev.txt" in s)
+    assert "--quiet" not in steps[install] and " -q" not in steps[install]
+    assert any(s.startswith("echo") and "setup: installing requirements-dev.txt" in s for s in steps[:install])
