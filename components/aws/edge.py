@@ -19,7 +19,7 @@ Traefik, so it needs no ListHostedZones. The ALB path (edge `alb`) makes none of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,6 @@ ACME_CHALLENGE = "_acme-challenge"
 
 @dataclass
 class HostEdgeArgs:
-    tags: Mapping[str, str]
-    """Tags of what the component makes that takes tags (nothing today: a role policy takes none)."""
     zone_id: str
     """The Route53 hosted zone that holds `hosts`, where the challenge records go."""
     hosts: Sequence[str]
@@ -50,7 +48,6 @@ class HostEdgeArgs:
         if config.edge != "host" or config.route53_zone_id is None:
             return None
         return cls(
-            tags=config.tags_for("edge"),
             zone_id=config.route53_zone_id,
             hosts=(config.app_host, config.cms_host, config.grafana_host),
             host_role_name=host.role_name,
