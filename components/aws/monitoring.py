@@ -8,7 +8,8 @@ Alarms (each notifies the topic on ALARM and OK):
 - ALB 5xx rate (load balancer and targets) above a percentage of requests.
   With edge `host` there is no ALB and neither alarm: their host-side equivalents are
   Prometheus' (SiteDown on the public and internal probes of each route, through
-  Traefik; Alertmanager publishes to the same topic), and the Route53 check stays.
+  Traefik, and EdgeErrorRate on Traefik's HTTPS entrypoint; Alertmanager publishes to
+  the same topic), and the Route53 check stays.
 - Route53 health check of the public app URL: the site being down is seen from
   outside AWS' network, even when the host and the ALB look healthy. Route53
   publishes its metrics in us-east-1 only, so that alarm (and a topic for it)

@@ -11,7 +11,8 @@ With edge `alb` the ALB terminates TLS and forwards to Traefik's `app` (:3000) a
   The Docker provider routes only to containers whose Docker health check passes, so the
   health checks are the ones behind the ALB's target groups; anything else gets a 404.
 The `app` and `cms` entrypoints stay (the internal probes and the local Compose file use
-them); the security group opens only 80 and 443 then.
+them); the security group opens only 80 and 443 then. The ALB's 5xx alarm becomes the
+Prometheus rule EdgeErrorRate (services/prometheus/rules/edge.yml), delivered with this edge only.
 """
 
 from __future__ import annotations

@@ -214,3 +214,13 @@ def test_a_prod_settings_file_with_edge_host_or_office_hours_fails_naming_the_ru
     code, out, err = _plan("--stack", "prod")
     assert code == 1 and rule in err
     assert f"[mandatory] {rule} " in out
+
+
+def test_the_edge_error_rate_rule_goes_only_to_a_stack_whose_edge_is_traefik() -> None:
+    def rule_files(run: engine.Run) -> set[str]:
+        uploads = engine.reveal(run.one("docker:index/container:Container", "prometheus").inputs)["uploads"]
+        return {u["file"] for u in uploads if u["file"].startswith("/etc/prometheus/rules/")}
+
+    staging, prod = rule_files(shipped("staging")), rule_files(shipped("prod"))
+    assert staging - prod == {"/etc/prometheus/rules/edge.yml"}  # in place of the ALB's 5xx-rate alarm
+    assert prod <= staging and "/etc/prometheus/rules/availability.yml" in prod
