@@ -33,6 +33,15 @@ def _problems(stack: str, **overrides: Any) -> dict[str, str]:
 # ----------------------------------------------------------------- settings
 
 
+def test_staging_budget_is_50_and_its_rule_mandatory() -> None:
+    from ops.sim import policy
+    from policies.rules import rule
+
+    config = policy.load_config("staging")["cost-within-budget"]
+    assert config["monthlyBudgetUsd"] == 50 and "enforcementLevel" not in config
+    assert rule("cost-within-budget").level.value == "mandatory"
+
+
 def test_staging_ships_edge_host_and_office_hours_with_the_backup_inside_them() -> None:
     settings = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
     assert settings[f"{P}:edge"] == "host"
