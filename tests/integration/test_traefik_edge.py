@@ -42,7 +42,7 @@ def _docker(*args: str, check: bool = True) -> str:
 
 
 @pytest.fixture(scope="module")
-def traefik(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+def traefik(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, int]]:
     """Traefik with staging's flags and dynamic file, its ports published on 127.0.0.1; removed at the end."""
     require_tool("docker", "apt-get install docker.io")
     if _docker("image", "inspect", IMAGE, check=False) == "":
@@ -96,13 +96,13 @@ def _api(port: int, path: str) -> Any:
     return json.loads(_get(port, path)[2])
 
 
-def test_http_only_redirects_every_name_to_https(traefik: dict[str, int]) -> None:
+def test_http_only_redirects_every_name_to_https(traefik: dict[int, int]) -> None:
     for name in NAMES:
         status, headers, _ = _get(traefik[80], "/api/health", host=name)
         assert (status, headers.get("Location")) == (301, f"https://{name}/api/health"), headers
 
 
-def test_websecure_takes_one_certificate_for_every_name_from_the_letsencrypt_resolver(traefik: dict[str, int]) -> None:
+def test_websecure_takes_one_certificate_for_every_name_from_the_letsencrypt_resolver(traefik: dict[int, int]) -> None:
     entrypoints = {e["name"]: e for e in _api(traefik[8080], "/api/entrypoints")}
     assert entrypoints["web"]["http"]["redirections"]["entryPoint"] == {
         "to": "websecure",
@@ -115,7 +115,7 @@ def test_websecure_takes_one_certificate_for_every_name_from_the_letsencrypt_res
     assert tls["domains"] == [{"main": NAMES[0], "sans": list(NAMES[1:])}]
 
 
-def test_each_public_name_has_its_router_and_lacks_only_the_docker_service(traefik: dict[str, int]) -> None:
+def test_each_public_name_has_its_router_and_lacks_only_the_docker_service(traefik: dict[int, int]) -> None:
     routers = {r["name"]: r for r in _api(traefik[8080], "/api/http/routers") if r["name"].endswith("-public@file")}
     expected = {"frontend-app": NAMES[0], "directus-cms": NAMES[1], "grafana-app": NAMES[2]}
     assert {name: (r["rule"], r["service"]) for name, r in routers.items()} == {
@@ -128,7 +128,7 @@ def test_each_public_name_has_its_router_and_lacks_only_the_docker_service(traef
         assert router["error"] == [f'the service "{router["service"]}" does not exist']
 
 
-def test_tls_is_refused_for_a_name_without_its_certificate(traefik: dict[str, int]) -> None:
+def test_tls_is_refused_for_a_name_without_its_certificate(traefik: dict[int, int]) -> None:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", traefik[443]), 5) as raw, pytest.raises(ssl.SSLError) as refused:
