@@ -1,7 +1,9 @@
 """Quintas CRM on AWS: one stack (staging or prod) of the whole environment.
 
 Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
-  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS.
+  (edge `host`: Internet -> Elastic IP :443 -> Traefik (TLS, Let's Encrypt) on the host; no ALB)
+  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS;
+  stopped and started by EventBridge Scheduler outside office hours when `schedule` says so.
   containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
 
 Read top to bottom: the AWS infrastructure (components/aws, which knows nothing of
@@ -13,10 +15,12 @@ Outputs are documented in the README ("Stack outputs").
 import pulumi
 
 from components.aws.buckets import Buckets, BucketsArgs
+from components.aws.edge import HostEdge, HostEdgeArgs
 from components.aws.host import AppHost, AppHostArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
+from components.aws.schedule import HostSchedule, HostScheduleArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
 from components.config import StackConfig
@@ -37,21 +41,27 @@ routes = [  # host name -> Traefik's entrypoint; Grafana is served on the app en
     Route("app", config.app_host, 3000, "/api/health", 10, aliases=(config.grafana_host,)),
     Route("cms", config.cms_host, 8055, "/server/ping", 20),
 ]
-alb = LoadBalancer("alb", LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes))
+alb_args = LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes)  # None: edge `host`
+alb = LoadBalancer("alb", alb_args) if alb_args else None
+edge_args = HostEdgeArgs.for_stack(config, host)  # edge `host`: Traefik's certificates by DNS-01
+edge = HostEdge("edge", edge_args) if edge_args else None
 
 # The workload: image repositories and secrets first, then the catalogue that refers to them.
 containers = ContainerStack("containers", ContainersArgs.for_stack(config))
 services = catalogue(config, CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets))
 names = [s.name for s in services]  # one CloudWatch log group per container
 monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+schedule_args = HostScheduleArgs.for_stack(config, host, monitoring)  # None: the host runs always
+schedule = HostSchedule("schedule", schedule_args) if schedule_args else None
 # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
 services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
 # After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.
 connection = HostConnection.to(host, config.ssh_mode, [data, *monitoring.ready], pulumi.runtime.is_dry_run())
 containers.deploy(services, connection, log_groups={name: group.name for name, group in monitoring.log_groups.items()})
 
-pulumi.export("albDnsName", alb.dns_name)
-pulumi.export("albZoneId", alb.zone_id)
+if alb is not None:  # without them the DNS cutover points A records at hostPublicIp
+    pulumi.export("albDnsName", alb.dns_name)
+    pulumi.export("albZoneId", alb.zone_id)
 pulumi.export("appUrl", f"https://{config.app_host}")
 pulumi.export("cmsUrl", f"https://{config.cms_host}")
 pulumi.export("hostInstanceId", host.instance_id)
@@ -60,5 +70,5 @@ pulumi.export("uploadsBucket", buckets.uploads.name)
 pulumi.export("backupsBucket", buckets.backups.name)
 pulumi.export("imageRepositories", containers.repositories)
 pulumi.export("alertTopicArn", monitoring.alert_topic_arn)
-if alb.validation_records is not None:
+if alb is not None and alb.validation_records is not None:
     pulumi.export("certificateValidationRecords", alb.validation_records)

@@ -19,7 +19,8 @@ import pulumi
 from components import config_sections as sections
 from components.config_checks import ConfigProblem, Reader
 from components.config_limits import PLAIN_BECAUSE, REGION_PLAIN_BECAUSE, check_stack_name
-from components.config_sections import INSTANCE_TYPES, Environment, ImageTags, InstanceShape, SshMode
+from components.config_sections import INSTANCE_TYPES, Edge, Environment, ImageTags, InstanceShape, SshMode
+from components.office_hours import OfficeHours
 
 PROJECT = "quintas-crm-infra"
 
@@ -72,6 +73,8 @@ KNOWN_KEYS = frozenset(
         "replicateBackups",
         "replicaRegion",
         "monthlyBudgetUsd",
+        "edge",
+        "schedule",
     }
 )
 
@@ -133,6 +136,10 @@ class StackConfig:
     replicate_backups: bool
     replica_region: str | None
     monthly_budget_usd: float
+    edge: Edge = "alb"
+    """Where TLS ends: `alb` (the load balancer, prod's design) or `host` (Traefik on the Elastic IP)."""
+    schedule: OfficeHours | None = None
+    """When the host runs: None for always (prod's design), else the office hours it is stopped outside."""
     tags: Mapping[str, str] = field(default_factory=dict)
     vpc_cidr: str = VPC_CIDR
     """The VPC's address range: the network's and the one Traefik trusts forwarded headers from."""
@@ -169,6 +176,8 @@ def _read(project: str, stack: str) -> StackConfig:
     app_host, cms_host, grafana_host, zone = sections.names(r)
     instance_type, volume = sections.machine(r)
     backup_time, time_zone = sections.backup_schedule(r)
+    edge = sections.edge(r, zone)
+    running = sections.schedule(r, backup_time, time_zone)
     window, archive_timeout, rpo, snapshots = sections.recovery(r, environment)
     log_days, access_log_days, noncurrent = sections.retention(r, window)
     alert_emails = r.emails("alertEmails")
@@ -208,6 +217,8 @@ def _read(project: str, stack: str) -> StackConfig:
         replicate_backups=replicate,
         replica_region=replica_region,
         monthly_budget_usd=budget,
+        edge=edge,
+        schedule=running,
         tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
     )
 

@@ -9,8 +9,9 @@ it, and so is one that only feeds one (depends on nothing, one dependent, such a
 container's image); the node says how many it holds. Dependency arrows are drawn
 between components (inside one, the cluster already groups what belongs
 together). Traffic arrows follow what the settings say: the internet reaches a load
-balancer whose security group is open to 0.0.0.0/0; the load balancer's target
-groups reach the container that publishes their ports (Traefik); it routes to the
+balancer whose security group is open to 0.0.0.0/0, or (no load balancer, `edge: host`)
+the containers publishing the ports the host's group opens to it; the load balancer's
+target groups reach the container that publishes their ports (Traefik); it routes to the
 containers labelled `traefik.enable`; a container reaches the containers and buckets
 its environment names. A node reachable from, or addressable on, the internet is
 marked public with the reason. Everything is sorted, so the same run gives the same
@@ -207,6 +208,12 @@ def _traffic(shown: list[engine.Resource], nid: Callable[[engine.Resource], str]
             published = {_port(p.get("external")) for p in c.inputs.get("ports") or []}
             if published & set(target_ports):
                 edges.append(Edge(nid(lb), nid(c), "traffic", ", ".join(sorted(published & set(target_ports)))))
+    for host in (r for r in shown if r.type == "aws:ec2/instance:Instance"):
+        open_ports = set(exposed.get(host.urn, "").removeprefix("open to the internet on ").split(", "))
+        for c in containers:  # no load balancer in front: the internet reaches the host's published ports
+            published = {_port(p.get("external")) for p in c.inputs.get("ports") or []} & open_ports
+            if published:
+                edges.append(Edge(INTERNET, nid(c), "traffic", ", ".join(sorted(published, key=lambda p: (len(p), p)))))
     routers = [c for c in containers if c.inputs.get("ports")]
     for c in containers:
         labels = {str(item.get("label")): str(item.get("value")) for item in c.inputs.get("labels") or []}

@@ -72,6 +72,15 @@ def test_prod_diagram_traffic_runs_internet_alb_traefik_services_data(prod: engi
     assert nested["images"] == nested["secrets"] == "component_containers"
 
 
+def test_staging_without_a_load_balancer_takes_traffic_at_traefik_on_the_host(staging: engine.Run) -> None:
+    drawing = diagram.build(staging)
+    traffic = {(e.source, e.target): e.label for e in drawing.edges if e.kind == "traffic"}
+    assert traffic[("internet", "Container_traefik")] == "80, 443"
+    assert ("Container_traefik", "Container_directus") in traffic
+    assert not any(n.name == "alb" for n in drawing.nodes)
+    assert {n.name: n.public for n in drawing.nodes if n.public} == {"host": "open to the internet on 80, 443"}
+
+
 def test_every_cloud_resource_is_a_node_or_folded_into_one(prod: engine.Run) -> None:
     drawing = diagram.build(prod)
     cloud = [r for r in prod.resources if r.custom and not r.type.startswith("pulumi:providers:")]

@@ -58,7 +58,9 @@ def test_plan_json_writes_delete_before_replace_as_set_and_null_when_unset() -> 
 
 def test_invalid_settings_exit_2_listing_every_problem(tmp_path, monkeypatch) -> None:
     text = (ROOT / "Pulumi.staging.yaml").read_text()
-    text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace('"02:00"', '"2am"')
+    text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace(
+        'backupTime: "07:30"', 'backupTime: "2am"'
+    )
     bad = tmp_path / "Pulumi.broken.yaml"
     bad.write_text(text)
     monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
