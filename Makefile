@@ -5,11 +5,17 @@ STACK ?= staging
 
 .PHONY: setup system-deps plan check test lint imports typecheck tests rehearsal bench bench-backup clean
 
+# A cold setup takes about a minute, nearly all of it pip: each step says what it does and
+# pip shows what it fetches, so the wait is never silent.
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "setup: creating $(VENV) (python3 -m venv) if missing"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "setup: upgrading pip in $(VENV)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "setup: installing requirements-dev.txt into $(VENV) (about a minute on a fresh clone)"
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt
+	@touch $@
+	@echo "setup: $(VENV) is ready"
 
 setup: $(VENV)/.installed
 
@@ -29,7 +35,8 @@ imports: setup
 	$(VENV)/bin/lint-imports --no-cache
 
 # The inner loop: lint, import contracts, and the unit and program tests (no real tool,
-# server or process: those are marked slow). Needs no root and no Debian package.
+# server or process: those are marked slow). Needs no root and no Debian package
+# (tests/unit/test_readme.py holds it to that).
 check: lint imports
 	$(PY) -m pytest -q -n 2 -m "not slow" tests/unit tests/program
 

@@ -1,14 +1,11 @@
-"""Quintas CRM on AWS: one stack (staging or prod) of the whole environment.
+"""Quintas CRM on AWS: one stack (staging or prod) of the whole environment, read top to bottom.
 
-Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> the services, in one of two topologies:
-  single-host: EC2 host (Docker), data volume at /srv/data; containers: Traefik -> frontend,
-    directus -> postgres, redis; Prometheus monitoring.
+Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> the services, in one of two topologies
+  (edge `host`, single-host only: Internet -> Elastic IP :443 -> Traefik (TLS, Let's Encrypt); no ALB):
+  single-host: EC2 host (Docker), data volume at /srv/data, stopped off hours when `schedule` says so;
+    containers: Traefik -> frontend, directus -> postgres, redis; Prometheus monitoring.
   ecs: Fargate services frontend, directus in two zones -> PostgreSQL on RDS, Redis on ElastiCache.
-  Both: S3 uploads, backups, logs; CloudWatch alarms -> SNS.
-
-Read top to bottom: the AWS infrastructure (components/aws, which knows nothing of containers), then
-the workload (components/workload): the catalogue of services, deployed on the host or on ECS as the
-`topology` setting says. Outputs are documented in the README ("Stack outputs").
+  Both: S3 uploads, backups, logs; CloudWatch alarms -> SNS. Outputs: docs/settings.md ("Stack outputs").
 """
 
 import pulumi
@@ -18,10 +15,12 @@ from components.aws.cache import Cache, CacheArgs
 from components.aws.database import Database, DatabaseArgs
 from components.aws.ecs import FargateServicesArgs
 from components.aws.ecs_tasks import bucket_object_access
+from components.aws.edge import HostEdge, HostEdgeArgs
 from components.aws.host import AppHost, AppHostArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
+from components.aws.schedule import HostSchedule, HostScheduleArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
 from components.config import StackConfig
@@ -44,25 +43,26 @@ routes = [  # host name -> the services' port; Grafana (host only) is served on 
     Route("app", config.app_host, 3000, "/api/health", 10, aliases=(config.grafana_host,) if host else ()),
     Route("cms", config.cms_host, 8055, "/server/ping", 20),
 ]
-alb = LoadBalancer("alb", LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes))
+alb_args = LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes)  # None: edge `host`
+alb = LoadBalancer("alb", alb_args) if alb_args else None
+edge_args = HostEdgeArgs.for_stack(config, host) if host else None  # edge `host`: Traefik's certificates by DNS-01
+edge = HostEdge("edge", edge_args) if edge_args else None
 
-if host and data:
-    # On the host: image repositories and secrets first, then the catalogue that refers to them.
-    containers = ContainerStack("containers", ContainersArgs.for_stack(config))
-    inputs = CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets)
-    services = catalogue(config, inputs)
+if host and data:  # on the host: image repositories and secrets first, then the catalogue that refers to them
+    workload = ContainerStack("containers", ContainersArgs.for_stack(config))
+    services = catalogue(config, CatalogueInputs.for_stack(config, buckets, workload.repositories, workload.secrets))
     names = [s.name for s in services]  # one CloudWatch log group per container
     monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+    schedule_args = HostScheduleArgs.for_stack(config, host, monitoring)  # None: the host runs always
+    schedule = HostSchedule("schedule", schedule_args) if schedule_args else None
     # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
     services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
     # After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.
     connection = HostConnection.to(host, config.ssh_mode, [data, *monitoring.ready], pulumi.runtime.is_dry_run())
-    containers.deploy(services, connection, log_groups={n: g.name for n, g in monitoring.log_groups.items()})
+    workload.deploy(services, connection, log_groups={n: g.name for n, g in monitoring.log_groups.items()})
     pulumi.export("hostInstanceId", host.instance_id)
     pulumi.export("hostPublicIp", host.public_ip)
-    pulumi.export("imageRepositories", containers.repositories)
-else:
-    # On ECS: the same catalogue's stateless services on Fargate, its database on RDS, its cache on ElastiCache.
+else:  # on ECS: the catalogue's stateless services on Fargate, its database on RDS, its cache on ElastiCache
     workload = EcsWorkload("ecs", EcsWorkloadArgs.for_stack(config))
     names = ecs_service_names(config)  # one CloudWatch log group per Fargate service
     monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, None, alb, names, health_check=routes[0]))
@@ -74,15 +74,16 @@ else:
     services = catalogue(config, inputs)
     placement = FargateServicesArgs.for_stack(config, network, security, alb, monitoring, prefix)
     workload.deploy(services, placement, permissions={"directus": bucket_object_access(buckets.uploads.arn)})
-    pulumi.export("imageRepositories", workload.repositories)
     pulumi.export("databaseAddress", database.address)
 
-pulumi.export("albDnsName", alb.dns_name)
-pulumi.export("albZoneId", alb.zone_id)
+if alb is not None:  # without them the DNS cutover points A records at hostPublicIp
+    pulumi.export("albDnsName", alb.dns_name)
+    pulumi.export("albZoneId", alb.zone_id)
 pulumi.export("appUrl", f"https://{config.app_host}")
 pulumi.export("cmsUrl", f"https://{config.cms_host}")
 pulumi.export("uploadsBucket", buckets.uploads.name)
 pulumi.export("backupsBucket", buckets.backups.name)
+pulumi.export("imageRepositories", workload.repositories)
 pulumi.export("alertTopicArn", monitoring.alert_topic_arn)
-if alb.validation_records is not None:
+if alb is not None and alb.validation_records is not None:
     pulumi.export("certificateValidationRecords", alb.validation_records)

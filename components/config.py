@@ -21,6 +21,7 @@ from components.config_checks import ConfigProblem, Reader
 from components.config_limits import PLAIN_BECAUSE, REGION_PLAIN_BECAUSE, check_stack_name
 from components.config_sections import (
     INSTANCE_TYPES,
+    Edge,
     Environment,
     ImageTags,
     InstanceShape,
@@ -28,6 +29,7 @@ from components.config_sections import (
     SshMode,
     Topology,
 )
+from components.office_hours import OfficeHours
 
 PROJECT = "quintas-crm-infra"
 
@@ -80,6 +82,8 @@ KNOWN_KEYS = frozenset(
         "replicateBackups",
         "replicaRegion",
         "monthlyBudgetUsd",
+        "edge",
+        "schedule",
         "topology",
         "ecsScaling",
         "databaseInstanceClass",
@@ -149,6 +153,10 @@ class StackConfig:
     """`single-host` (every container on the EC2 host) or `ecs` (Fargate services, RDS, ElastiCache)."""
     scale_out: ScaleOut
     """The `ecs` topology's task bounds and database and cache sizes (read, and checked, in both)."""
+    edge: Edge = "alb"
+    """Where TLS ends: `alb` (the load balancer, prod's design) or `host` (Traefik on the Elastic IP)."""
+    schedule: OfficeHours | None = None
+    """When the host runs: None for always (prod's design), else the office hours it is stopped outside."""
     tags: Mapping[str, str] = field(default_factory=dict)
     vpc_cidr: str = VPC_CIDR
     """The VPC's address range: the network's and the one Traefik trusts forwarded headers from."""
@@ -185,6 +193,8 @@ def _read(project: str, stack: str) -> StackConfig:
     app_host, cms_host, grafana_host, zone = sections.names(r)
     instance_type, volume = sections.machine(r)
     backup_time, time_zone = sections.backup_schedule(r)
+    edge = sections.edge(r, zone)
+    running = sections.schedule(r, backup_time, time_zone)
     window, archive_timeout, rpo, snapshots = sections.recovery(r, environment)
     log_days, access_log_days, noncurrent = sections.retention(r, window)
     alert_emails = r.emails("alertEmails")
@@ -192,7 +202,7 @@ def _read(project: str, stack: str) -> StackConfig:
     image_tags = sections.images(r, environment == "prod")
     replicate, replica_region = sections.replication(r, region)
     budget, owner = sections.ownership(r)
-    topology, scale_out = sections.topology(r, environment, window)
+    topology, scale_out = sections.topology(r, environment, window, edge, running)
     _unknown_keys(r)
     if r.problems:
         raise ConfigError(stack, r.problems)
@@ -227,6 +237,8 @@ def _read(project: str, stack: str) -> StackConfig:
         monthly_budget_usd=budget,
         topology=topology,
         scale_out=scale_out,
+        edge=edge,
+        schedule=running,
         tags={"project": project, "stack": stack, "owner": owner, "managed-by": "pulumi"},
     )
 

@@ -26,6 +26,8 @@ PLAIN_BECAUSE: Mapping[str, str] = {
     "operatorPublicKey": "a public key is not a secret: it becomes the host's EC2 key pair",
     "imageTags": "it becomes the containers' image references",
     "monthlyBudgetUsd": "the cost gate prints it with every plan",
+    "edge": "it decides which resources exist: the plan shows it",
+    "schedule": "it becomes EventBridge Scheduler cron expressions",
     "topology": "it decides which resources the plan shows",
     "ecsScaling": "it becomes the auto scaling targets' bounds",
     "databaseInstanceClass": "it becomes the RDS instance's class",

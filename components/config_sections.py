@@ -1,6 +1,6 @@
 """The sections of a stack's settings, each read with its checks: identity, names, machine,
-backup schedule, recovery, retention, access, images, replication, ownership; and the
-limits they check against (instance shapes, retention periods, volume sizes).
+backup schedule, edge and running hours, recovery, retention, access, images, replication, ownership,
+topology; and the limits they check against (instance shapes, retention periods, volume sizes).
 
 components/config.py reads them in order into one StackConfig and raises every problem
 together; a new setting gets a section here (or joins one), a field on StackConfig and a
@@ -26,9 +26,20 @@ from components.config_checks import (
     key_material,
 )
 from components.config_limits import admin_cidrs
+from components.office_hours import (
+    BACKUP_BEFORE_STOP_MINUTES,
+    DAY_SETS,
+    PAUSE_BEFORE_STOP_MINUTES,
+    WARM_UP_MINUTES,
+    OfficeHours,
+    dst_trouble,
+    hhmm,
+    minutes,
+)
 
 Environment = Literal["prod", "staging"]
 SshMode = Literal["ssm", "direct"]
+Edge = Literal["alb", "host"]
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,73 @@ def ownership(r: Reader) -> tuple[float, str]:
     return budget, r.string("owner", lambda v: TAG_VALUE.fullmatch(v) and not key_material(v), allowed)
 
 
+def edge(r: Reader, zone_id: str | None) -> Edge:
+    """Where TLS ends: the ALB (`alb`, prod's design) or Traefik on the host's Elastic IP (`host`)."""
+    chosen: Edge = "host" if r.one_of("edge", ("alb", "host"), default="alb") == "host" else "alb"
+    if chosen == "host" and zone_id is None and not r.has_problem("route53ZoneId"):
+        r.bad(
+            r.key("route53ZoneId"),
+            None,
+            "a Route53 hosted zone id when edge is host: Traefik obtains its certificates by DNS-01 in that zone "
+            "(set route53ZoneId, or set edge to alb)",
+        )
+    return chosen
+
+
+SCHEDULE_ALLOWED = (
+    "`always`, or office hours: a map {days: MON-FRI|MON-SAT|MON-SUN, start: HH:MM, stop: HH:MM} "
+    'in the stack\'s timeZone, e.g. {days: MON-FRI, start: "07:00", stop: "21:00"}'
+)
+
+
+def schedule(r: Reader, backup_time: str, time_zone: str) -> OfficeHours | None:
+    """When the host runs: always (None), or office hours whose running time holds the daily backup."""
+    raw = r.raw("schedule")
+    key = r.key("schedule")
+    if raw is None or raw == "always":
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"days", "start", "stop"}:
+        r.bad(key, raw, SCHEDULE_ALLOWED)
+        return None
+    days, start, stop = raw["days"], raw["start"], raw["stop"]
+    problems = len(r.problems)
+    if days not in DAY_SETS:
+        r.bad(f"{key}.days", days, f"one of: {', '.join(DAY_SETS)}")
+    for part, value in (("start", start), ("stop", stop)):
+        if not isinstance(value, str) or not HHMM.fullmatch(value):
+            r.bad(f"{key}.{part}", value, "a 24-hour time HH:MM such as 07:00 (quote it in YAML)")
+    if len(r.problems) > problems or not time_zone:
+        return None
+    hours = OfficeHours(days, start, stop, time_zone)
+    shortest = WARM_UP_MINUTES + BACKUP_BEFORE_STOP_MINUTES + PAUSE_BEFORE_STOP_MINUTES
+    if minutes(stop) - minutes(start) < shortest:
+        why = (
+            f"at least {shortest} minutes after start ({start}), the same day: the host warms up for "
+            f"{WARM_UP_MINUTES} minutes and the backup needs {BACKUP_BEFORE_STOP_MINUTES} before the stop"
+        )
+        r.bad(f"{key}.stop", stop, why)
+        return None
+    for part, value in (("start", start), ("stop", stop)):
+        if trouble := dst_trouble(value, time_zone, (2026, 2027)):
+            r.bad(f"{key}.{part}", value, f"a time every day has once: {trouble}; move it out of the DST change")
+    if not r.has_problem("backupTime"):  # a backup time that is no time is reported once, as such
+        _backup_inside(r, hours, backup_time)
+    return hours
+
+
+def _backup_inside(r: Reader, hours: OfficeHours, backup_time: str) -> None:
+    earliest = minutes(hours.start) + WARM_UP_MINUTES
+    latest = minutes(hours.stop) - BACKUP_BEFORE_STOP_MINUTES
+    if not earliest <= minutes(backup_time) <= latest:
+        r.bad(
+            r.key("backupTime"),
+            backup_time,
+            f"a time inside the running hours of schedule ({hours.start}-{hours.stop} {hours.time_zone}): "
+            f"from {hhmm(earliest)} to {hhmm(latest)}, since a stopped host takes no backup; "
+            f"set backupTime to e.g. {hhmm(earliest)}, or widen the schedule",
+        )
+
+
 # ----------------------------------------------------------------- topology
 
 Topology = Literal["single-host", "ecs"]
@@ -228,8 +306,12 @@ class ScaleOut:
     cache_node_type: str
 
 
-def topology(r: Reader, environment: Environment, window: int) -> tuple[Topology, ScaleOut]:
-    """One host with every container (`single-host`), or Fargate services with RDS and ElastiCache (`ecs`)."""
+def topology(
+    r: Reader, environment: Environment, window: int, edge: Edge, running: OfficeHours | None
+) -> tuple[Topology, ScaleOut]:
+    """One host with every container (`single-host`), or Fargate services with RDS and ElastiCache (`ecs`);
+    `edge` and `schedule` say where TLS ends and when the host runs, so with `ecs` (no host) each must be
+    the one that needs none."""
     allowed = "single-host (every container on one EC2 host) or ecs (Fargate, RDS, ElastiCache)"
     chosen: Topology = (
         "ecs" if r.one_of("topology", TOPOLOGIES, default="single-host", allowed=allowed) == "ecs" else "single-host"
@@ -245,7 +327,27 @@ def topology(r: Reader, environment: Environment, window: int) -> tuple[Topology
             f"at most {MAX_RDS_BACKUP_DAYS} days with topology ecs: RDS keeps automated backups (point-in-time "
             "restore) for 35 days at most",
         )
+    if chosen == "ecs":
+        _without_host(r, edge, running)
     return chosen, ScaleOut(low, high, database or "", cache or "")
+
+
+def _without_host(r: Reader, edge: Edge, running: OfficeHours | None) -> None:
+    """The `ecs` topology has no EC2 host: no Traefik to end TLS on its Elastic IP, no host to stop off hours."""
+    if edge == "host":
+        r.bad(
+            r.key("edge"),
+            edge,
+            "alb with topology ecs: edge host ends TLS in Traefik on the EC2 host, and ecs has no host; its "
+            "Fargate services are reached through the load balancer (set edge to alb, or topology to single-host)",
+        )
+    if running is not None:
+        r.bad(
+            r.key("schedule"),
+            r.raw("schedule"),
+            "always with topology ecs: a schedule stops and starts the EC2 host, and ecs has none (remove "
+            "schedule or set it to always, or set topology to single-host)",
+        )
 
 
 def _task_bounds(r: Reader, environment: Environment, defaults: Mapping[str, object]) -> tuple[int, int]:

@@ -15,11 +15,22 @@ import sys
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
+TOOLS_HELP = """Quintas CRM infrastructure operator tools: one verb per task; `VERB --help` says more.
+
+Run them with the project's virtualenv, from the repository's root: .venv/bin/python -m ops VERB.
+
+Examples:
+  python -m ops plan --stack staging
+  python -m ops graph --stack prod --check
+  python -m ops backup verify --help
+"""
+
 VERBS = {
     "plan": ("ops.cli.plan", "offline preview of a stack on the simulated engine"),
     "backup": ("ops.cli.backup", "verify a stack's backups, or restore one (PITR) and verify the data"),
     "dns-cutover": ("ops.cli.dns_cutover", "point the app and cms names at a stack's load balancer, or roll back"),
     "cost": ("ops.cli.cost", "monthly cost estimate of a stack, checked against its budget"),
+    "graph": ("ops.cli.graph", "diagram of a stack (Mermaid, Graphviz SVG): components, dependencies, traffic"),
     "image-tags": ("ops.cli.image_tags", "the image tags a stack's settings file records (what CD builds and deploys)"),
     "compose": ("ops.cli.compose", "render a stack's services as a docker-compose file for local development"),
     "monitoring-config": ("ops.cli.monitoring_config", "the files a stack delivers to its monitoring containers"),
@@ -30,7 +41,11 @@ VERBS = {
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser; with `only`, just that verb's module is imported (a plan needs no boto3)."""
-    parser = argparse.ArgumentParser(prog="python -m ops", description="Quintas CRM infrastructure operator tools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ops",
+        description=TOOLS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (module_name, help_text) in VERBS.items():
         if only is not None and verb != only:

@@ -7,7 +7,8 @@
 # barman-cli-cloud (the backup drill's archive_command and restore,
 # run by the postgres user, so from the system Python rather than the virtualenv),
 # docker.io + mmdebstrap (the rehearsal: a Docker engine and the stand-in images'
-# Debian bases), openssh-server (the rehearsal's Docker-over-SSH deploy path).
+# Debian bases), openssh-server (the rehearsal's Docker-over-SSH deploy path),
+# graphviz (`dot` draws the stack diagram, python -m ops graph).
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,7 @@ packages=(
   e2fsprogs util-linux
   barman-cli-cloud
   docker.io mmdebstrap openssh-server openssh-client
+  graphviz
 )
 
 missing=()

@@ -42,9 +42,27 @@ def shipped(stack: str) -> engine.Run:
     return simulate(stack)
 
 
+@functools.cache
+def staging_with_alb() -> engine.Run:
+    """Staging in prod's design (an ALB of its own, running always, no zone): what the ALB's tests check
+    besides prod, since the shipped staging has no load balancer (edge: host)."""
+    return simulate("staging", edge="alb", schedule="always", route53ZoneId=None)
+
+
 @pytest.fixture(scope="session")
 def staging() -> engine.Run:
     return shipped("staging")
+
+
+@pytest.fixture(scope="session")
+def staging_alb() -> engine.Run:
+    return staging_with_alb()
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def alb_run(request: pytest.FixtureRequest) -> engine.Run:
+    """Each stack with an ALB: prod as shipped, staging with edge: alb."""
+    return shipped("prod") if request.param == "prod" else staging_with_alb()
 
 
 @pytest.fixture(scope="session")

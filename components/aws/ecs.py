@@ -85,11 +85,13 @@ class FargateServicesArgs:
         config: StackConfig,
         network: Network,
         security: SecurityGroups,
-        alb: LoadBalancer,
+        alb: LoadBalancer | None,
         monitoring: Monitoring,
         image_repository_prefix: str,
     ) -> FargateServicesArgs:
         """In the network's two zones, in the targets' security group, behind the ALB's target groups."""
+        if alb is None:  # the settings refuse it first, naming the fix; this keeps a caller from skipping them
+            raise ValueError("the Fargate services are reached only through the ALB: topology ecs needs edge alb")
         return cls(
             name=config.name_prefix,
             tags=config.tags_for("ecs"),

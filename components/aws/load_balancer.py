@@ -85,8 +85,11 @@ class LoadBalancerArgs:
         host: AppHost | None,
         buckets: Buckets,
         routes: Sequence[Route],
-    ) -> LoadBalancerArgs:
-        """Across the network's subnets, forwarding `routes` to the host, logging to the logs bucket."""
+    ) -> LoadBalancerArgs | None:
+        """Across the network's subnets, forwarding `routes` to the host, logging to the logs bucket;
+        None with edge `host` (Traefik on the host terminates TLS: no ALB, no ALB security group)."""
+        if config.edge == "host" or security.alb_security_group_id is None:
+            return None
         return cls(
             name=config.name_prefix,
             tags=config.tags_for("load-balancer"),

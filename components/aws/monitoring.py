@@ -6,6 +6,10 @@ Alarms (each notifies the topic on ALARM and OK):
 - EC2 instance status check failed: the reboot action.
 - ALB unhealthy targets > 0 for 2 minutes, one alarm per target group.
 - ALB 5xx rate (load balancer and targets) above a percentage of requests.
+  With edge `host` there is no ALB and neither alarm: their host-side equivalents are
+  Prometheus' (SiteDown on the public and internal probes of each route, through
+  Traefik, and EdgeErrorRate on Traefik's HTTPS entrypoint; Alertmanager publishes to
+  the same topic), and the Route53 check stays.
 - Route53 health check of the public app URL: the site being down is seen from
   outside AWS' network, even when the host and the ALB look healthy. Route53
   publishes its metrics in us-east-1 only, so that alarm (and a topic for it)
@@ -55,10 +59,10 @@ class MonitoringArgs:
     """Days CloudWatch keeps container logs (one of the values CloudWatch accepts)."""
     instance_id: pulumi.Input[str] | None
     """The EC2 host: its status-check alarms recover or reboot it; None without a host (`ecs`)."""
-    load_balancer_arn_suffix: pulumi.Input[str]
-    """The ALB's ARN suffix, the dimension of its CloudWatch metrics."""
+    load_balancer_arn_suffix: pulumi.Input[str] | None
+    """The ALB's ARN suffix, the dimension of its CloudWatch metrics; None: no ALB (edge `host`), no ALB alarms."""
     target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
-    """Route key -> target group ARN suffix: one unhealthy-target alarm each."""
+    """Route key -> target group ARN suffix: one unhealthy-target alarm each (none without an ALB)."""
     health_check_host: str
     """Public host name Route53 checks over HTTPS from outside AWS, e.g. app.example.com."""
     health_check_path: str
@@ -68,10 +72,19 @@ class MonitoringArgs:
     a host (each ECS service's execution role is granted its own log group)."""
     error_rate_percent: float = 5.0
     """Alarm when more than this percentage of the ALB's requests are answered 5xx over 5 minutes."""
+    host_stops_on_schedule: bool = False
+    """The host is stopped off hours (a `schedule`): a stopped instance publishes no status checks, and its
+    alarms keep their state through the gap instead of going to INSUFFICIENT_DATA and back to OK (an e-mail
+    every morning). Default False: missing data is CloudWatch's default `missing`."""
 
     @classmethod
     def for_stack(
-        cls, config: StackConfig, host: AppHost | None, alb: LoadBalancer, services: Sequence[str], health_check: Route
+        cls,
+        config: StackConfig,
+        host: AppHost | None,
+        alb: LoadBalancer | None,
+        services: Sequence[str],
+        health_check: Route,
     ) -> MonitoringArgs:
         """Alarms on the host and the ALB, a log group per service, Route53 checking `health_check` from outside."""
         return cls(
@@ -83,11 +96,12 @@ class MonitoringArgs:
             services=services,
             log_retention_days=config.log_retention_days,
             instance_id=host.instance_id if host else None,
-            load_balancer_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffixes=alb.target_group_arn_suffixes,
+            load_balancer_arn_suffix=alb.arn_suffix if alb else None,
+            target_group_arn_suffixes=alb.target_group_arn_suffixes if alb else {},
             health_check_host=health_check.host,
             health_check_path=health_check.health_path,
             host_role_name=host.role_name if host else None,
+            host_stops_on_schedule=config.schedule is not None,
         )
 
 
@@ -130,7 +144,8 @@ class Monitoring(pulumi.ComponentResource):
             )
             self.ready.append(grant)
             self._host_alarms(topic.arn, args.instance_id)
-        self._load_balancer_alarms(topic.arn)
+        if args.load_balancer_arn_suffix is not None:
+            self._load_balancer_alarms(topic.arn, args.load_balancer_arn_suffix)
         self.health_check_id = self._health_check(topic)
         self.alert_topic_arn = topic.arn
         self.register_outputs(
@@ -182,6 +197,8 @@ class Monitoring(pulumi.ComponentResource):
             "statistic": "Maximum",
             "period": 60,
         }
+        if a.host_stops_on_schedule:
+            ec2["treat_missing_data"] = "ignore"
         self._alarm(
             "host-system-check", "EC2 system status check failed: recovering the host onto healthy hardware", topic_arn,
             metric_name="StatusCheckFailed_System", comparison_operator="GreaterThanThreshold", threshold=0,
@@ -193,13 +210,13 @@ class Monitoring(pulumi.ComponentResource):
             evaluation_periods=3, extra_actions=[f"arn:aws:automate:{a.region}:ec2:reboot"], **ec2,
         )  # fmt: skip
 
-    def _load_balancer_alarms(self, topic_arn: pulumi.Output[str]) -> None:
+    def _load_balancer_alarms(self, topic_arn: pulumi.Output[str], load_balancer: pulumi.Input[str]) -> None:
         a = self._args
         for key, suffix in a.target_group_arn_suffixes.items():
             self._alarm(
                 f"{key}-unhealthy", f"{key} target unhealthy behind the load balancer for 2 minutes", topic_arn,
                 namespace="AWS/ApplicationELB", metric_name="UnHealthyHostCount",
-                dimensions={"LoadBalancer": a.load_balancer_arn_suffix, "TargetGroup": suffix},
+                dimensions={"LoadBalancer": load_balancer, "TargetGroup": suffix},
                 statistic="Maximum", period=60, evaluation_periods=2, threshold=0,
                 comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
             )  # fmt: skip
@@ -210,7 +227,7 @@ class Monitoring(pulumi.ComponentResource):
                 "metric": {
                     "namespace": "AWS/ApplicationELB",
                     "metric_name": metric,
-                    "dimensions": {"LoadBalancer": a.load_balancer_arn_suffix},
+                    "dimensions": {"LoadBalancer": load_balancer},
                     "stat": "Sum",
                     "period": 300,
                 },

@@ -1,7 +1,9 @@
 """SecurityGroups: the ALB's and the host's security groups, one described rule per resource.
 
-- ALB: 80 and 443 from the internet; out only to the host's two target ports.
-- Host: 3000 and 8055 only from the ALB group; SSH only in `direct` mode and only
+- ALB (edge `alb`): 80 and 443 from the internet; out only to the host's two target ports.
+- Host: 3000 and 8055 only from the ALB group (edge `alb`), or, with edge `host` (Traefik
+  terminates TLS on the Elastic IP, no ALB and no ALB group), 80 and 443 from the
+  internet instead and the target ports from nowhere; SSH only in `direct` mode and only
   from the admin CIDRs; nothing else. In particular no rule for 9100: node-exporter
   runs in the host's network namespace and listens on every interface of the host,
   and this group is what keeps it private (Prometheus reaches it from inside the
@@ -24,7 +26,7 @@ import pulumi_aws as aws
 
 from components.aws.network import Network
 from components.config import StackConfig
-from components.config_sections import SshMode
+from components.config_sections import Edge, SshMode
 
 APP_PORT = 3000
 CMS_PORT = 8055
@@ -65,6 +67,9 @@ class SecurityGroupsArgs:
     """CIDRs allowed SSH to the host in `direct` mode; unused in `ssm` mode. Default: none."""
     target_ports: Sequence[int] = (APP_PORT, CMS_PORT)
     """Host ports the ALB may reach (Traefik's entrypoints); nothing else is open to it."""
+    edge: Edge = "alb"
+    """`alb` (default): an ALB group, the host open to it only; `host`: no ALB group, the host takes 80 and
+    443 from the internet (Traefik's public entrypoints) and nothing on the target ports."""
 
     @classmethod
     def for_stack(cls, config: StackConfig, network: Network) -> SecurityGroupsArgs:
@@ -74,23 +79,33 @@ class SecurityGroupsArgs:
             tags=config.tags_for("security"),
             ssh_mode=config.ssh_mode,
             admin_cidrs=config.admin_cidrs,
+            edge=config.edge,
         )
 
 
 class SecurityGroups(pulumi.ComponentResource):
-    alb_security_group_id: pulumi.Output[str]
+    alb_security_group_id: pulumi.Output[str] | None
+    """The ALB's group; None with edge `host` (no load balancer)."""
     host_security_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:security:SecurityGroups", name, None, opts)
         self._args = args
-        alb = self._group("alb", "Quintas CRM load balancer: HTTP and HTTPS from the internet")
-        host = self._group("host", "Quintas CRM host: target ports from the load balancer only")
-        self._alb_rules(alb, host)
-        self._host_rules(host, alb)
-        self.alb_security_group_id = alb.id
+        self.alb_security_group_id = None
+        if args.edge == "host":
+            host = self._group("host", "Quintas CRM host: HTTP and HTTPS from the internet to Traefik")
+            self._public_host_rules(host)
+        else:
+            alb = self._group("alb", "Quintas CRM load balancer: HTTP and HTTPS from the internet")
+            host = self._group("host", "Quintas CRM host: target ports from the load balancer only")
+            self._alb_rules(alb, host)
+            for port in args.target_ports:
+                why = f"target port {port} from the load balancer only"
+                self._rule("in", f"host-in-{port}", host, protocol="tcp", port=port, peer_group=alb.id, description=why)
+            self.alb_security_group_id = alb.id
+        self._host_rules(host)
         self.host_security_group_id = host.id
-        self.register_outputs({"albSecurityGroupId": alb.id, "hostSecurityGroupId": host.id})
+        self.register_outputs({"albSecurityGroupId": self.alb_security_group_id, "hostSecurityGroupId": host.id})
 
     def _group(self, key: str, description: str) -> aws.ec2.SecurityGroup:
         name = f"{self._args.name}-{key}"
@@ -142,10 +157,15 @@ class SecurityGroups(pulumi.ComponentResource):
             self._rule("out", f"alb-out-{port}", alb, protocol="tcp", port=port, peer_group=host.id,
                        description=f"to the host's target port {port} only")  # fmt: skip
 
-    def _host_rules(self, host: aws.ec2.SecurityGroup, alb: aws.ec2.SecurityGroup) -> None:
-        for port in self._args.target_ports:
-            self._rule("in", f"host-in-{port}", host, protocol="tcp", port=port, peer_group=alb.id,
-                       description=f"target port {port} from the load balancer only")  # fmt: skip
+    def _public_host_rules(self, host: aws.ec2.SecurityGroup) -> None:
+        """Edge `host`: Traefik's public entrypoints on the Elastic IP (IPv4 only, like the ALB's)."""
+        for port, why in (
+            (443, "HTTPS from the internet to Traefik (edge host): the app, CMS and Grafana"),
+            (80, "HTTP from the internet to Traefik (edge host): only redirected to HTTPS"),
+        ):
+            self._rule("in", f"host-in-{port}", host, protocol="tcp", port=port, cidr=ANYWHERE_V4, description=why)
+
+    def _host_rules(self, host: aws.ec2.SecurityGroup) -> None:
         if self._args.ssh_mode == "direct":
             for index, cidr in enumerate(self._args.admin_cidrs):
                 if ipaddress.ip_network(cidr).prefixlen == 0:

@@ -21,6 +21,7 @@ from components.aws.buckets import Buckets
 from components.backups import CRM_DATABASE, CRM_DB_USER, stack_postgres_settings
 from components.config import StackConfig
 from components.engine_versions import check_fits
+from components.workload import public_edge
 from components.workload.backup_job import backup_job_spec
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
 from components.workload.images import UPSTREAM, upstream
@@ -133,6 +134,7 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
         *monitoring(config, inputs.secrets, inputs.config_files),
         *extra,
     ]
+    specs = public_edge.for_stack(config, specs)  # edge `host`: Traefik terminates TLS in the ALB's place
     validate_catalogue(specs, memory_budget_mb(config))
     return specs
 

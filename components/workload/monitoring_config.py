@@ -178,9 +178,14 @@ def _tree(directory: Path, mount: str, pattern: str) -> dict[str, str]:
     return {f"{mount}/{p.relative_to(directory).as_posix()}": p.read_text() for p in sorted(directory.rglob(pattern))}
 
 
-def prometheus_files(prometheus_yml: str) -> dict[str, str]:
+# Rules for Traefik as the public edge (edge: host); behind an ALB its CloudWatch alarms watch the same.
+EDGE_HOST_RULES = "edge.yml"
+
+
+def prometheus_files(prometheus_yml: str, edge_host: bool = False) -> dict[str, str]:
     files = {PROMETHEUS_CONFIG: prometheus_yml}
-    files.update(_tree(PROMETHEUS_DIR / "rules", PROMETHEUS_RULES, "*.yml"))
+    rules = _tree(PROMETHEUS_DIR / "rules", PROMETHEUS_RULES, "*.yml")
+    files.update({p: text for p, text in rules.items() if edge_host or not p.endswith(f"/{EDGE_HOST_RULES}")})
     return files
 
 
@@ -255,7 +260,7 @@ def monitoring_files(
             lambda arn: render_alertmanager(arn, config.region)
         )
     return {
-        "prometheus": dict(prometheus_files(prometheus_yml)),
+        "prometheus": dict(prometheus_files(prometheus_yml, edge_host=config.edge == "host")),
         "alertmanager": {ALERTMANAGER_CONFIG: alertmanager_yml, **alertmanager_templates()},
         "grafana": dict(grafana_files()),
         "blackbox-exporter": dict(blackbox_files()),

@@ -10,6 +10,10 @@ barman and boto3 are present.
 The bucket comes from --bucket, or from --outputs FILE holding `pulumi stack output
 --json` (key backupsBucket). Exit codes: 0 ok, 1 a check or the restore failed,
 2 bad input (nothing was changed).
+
+Examples:
+  python -m ops backup verify --stack prod --outputs outputs.json
+  python -m ops backup restore --stack prod --outputs outputs.json --to latest --target-dir /srv/data/postgres-restore
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Check the stack's backups, reading only the backups bucket, one line per check:\n"
         "the newest base backup finished less than 26 hours ago, a WAL segment arrived within\n"
         "3 x archive_timeout, and the newest dump exists and is not empty.\n"
-        "Exit 0 all fresh, 1 a check failed, 2 bad input.",
+        "Exit 0 all fresh, 1 a check failed, 2 bad input.\n\n"
+        "Examples:\n"
+        "  python -m ops backup verify --stack prod --outputs outputs.json\n"
+        "  python -m ops backup verify --stack staging --bucket quintas-crm-staging-backups-123456789012",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(verify)
@@ -55,7 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "empty --target-dir, replay WAL up to --to (`latest`: to the end of the archive) on a local\n"
         "PostgreSQL that never archives, then verify: row counts of every table, checksums of the\n"
         "--verify-table tables, postgis_full_version(). Nothing is written to the bucket.\n"
-        "Exit 0 restored and verified, 1 the restore or a check failed, 2 bad input (nothing changed).",
+        "Exit 0 restored and verified, 1 the restore or a check failed, 2 bad input (nothing changed).\n\n"
+        "Examples:\n"
+        "  python -m ops backup restore --stack prod --outputs outputs.json --to latest \\\n"
+        "      --target-dir /srv/data/postgres-restore\n"
+        "  python -m ops backup restore --stack prod --outputs outputs.json --to 2026-11-28T01:29:00-06:00 \\\n"
+        "      --target-dir /srv/data/postgres-restore --verify-table public.payments",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(rest)

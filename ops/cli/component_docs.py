@@ -8,6 +8,10 @@ ends in `Args` or `Inputs`, or that a component's method takes as a parameter, a
 dataclass of those packages that one of their fields names (LoadBalancerArgs -> Route);
 not the specs a component takes in a collection (ServiceSpec, documented in its module).
 Its fields are documented by attribute docstrings: a string literal right after the field.
+
+Examples:
+  python -m ops component-docs > docs/components.md
+  python -m ops component-docs --check
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Render a stack's services as a Compose file for local development, with no cloud.
 
-    python -m ops compose --stack staging --init-secrets > docker-compose.yml
-    docker-compose up
+Examples:
+  python -m ops compose --stack staging --init-secrets > docker-compose.yml
+  python -m ops compose --stack prod > docker-compose.prod.yml
+  docker-compose up
 
 The same ServiceSpecs as the host runs, with the same configuration files for
 Prometheus, Alertmanager, blackbox and Grafana, changed only where a machine

@@ -8,6 +8,11 @@ Exit 0 within budget, 1 over budget (or a resource without a price) or on a
 program error, 2 on bad input (unknown stack, invalid settings or budget, broken
 price data). On-demand list prices, from
 policies/rules/pricing/prices/aws.yaml.
+
+Examples:
+  python -m ops cost --stack prod
+  python -m ops cost --stack staging --json
+  python -m ops cost --markdown > docs/cost.md
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import TextIO
 from ops.cost.estimate import estimate, run_with_config
 from policies.rules.pricing import book as pricing
 from policies.rules.pricing.estimate import BudgetCheck, Estimate, check_budget
-from policies.rules.pricing.model import NOT_PRICED
+from policies.rules.pricing.model import NOT_PRICED, Line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,16 +73,39 @@ def assumption_texts(est: Estimate) -> list[str]:
     return texts + list(est.notes)
 
 
-def render_text(est: Estimate, check: BudgetCheck | None, out: TextIO) -> None:
-    out.write(f"Monthly cost of stack {est.stack!r} in {est.region}: on-demand list prices from "
-              f"policies/rules/pricing/prices/aws.yaml, usage assumptions of {est.environment}.\n\n")  # fmt: skip
-    rows = [("resource", "item", "quantity", "unit", "unit USD", "monthly USD")]
+def service_of(line: Line) -> str:
+    """The cloud service a cost line belongs to: `cloudwatch` for aws:cloudwatch/logGroup:LogGroup."""
+    return line.type.split(":")[1].split("/")[0] if line.type.count(":") >= 2 else line.type or "(stack)"
+
+
+def table_rows(est: Estimate, group_below: float | None = None) -> list[tuple[str, ...]]:
+    """The table's rows; with `group_below`, a service's lines under that many USD each share one row."""
+    small: dict[str, list[Line]] = {}
+    if group_below is not None:
+        for line in est.lines:
+            if line.priced and abs(line.monthly_usd or 0.0) < group_below:
+                small.setdefault(service_of(line), []).append(line)
+        small = {service: lines for service, lines in small.items() if len(lines) > 1}
+    rows: list[tuple[str, ...]] = [("resource", "item", "quantity", "unit", "unit USD", "monthly USD")]
     for line in est.lines:
-        if line.priced:
-            rows.append((line.resource, line.item, f"{line.quantity:,.4g}", line.unit, f"{line.unit_usd:g}",
-                         f"{line.monthly_usd:,.2f}"))  # fmt: skip
+        group = small.get(service_of(line), [])
+        if line in group:
+            if line is group[0]:
+                total = sum(g.monthly_usd or 0.0 for g in group)
+                label = f"{len(group)} {service_of(line)} lines"
+                rows.append((label, f"each under ${group_below:.2f}", "", "", "", f"{total:,.2f}"))
+        elif line.priced:
+            numbers = (f"{line.quantity:,.4g}", line.unit, f"{line.unit_usd:g}", f"{line.monthly_usd:,.2f}")
+            rows.append((line.resource, line.item, *numbers))
         else:
             rows.append((line.resource, line.item, "", "", "", NOT_PRICED))
+    return rows
+
+
+def render_text(est: Estimate, check: BudgetCheck | None, out: TextIO, group_below: float | None = None) -> None:
+    out.write(f"Monthly cost of stack {est.stack!r} in {est.region}: on-demand list prices from "
+              f"policies/rules/pricing/prices/aws.yaml, usage assumptions of {est.environment}.\n\n")  # fmt: skip
+    rows = table_rows(est, group_below)
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         cells = [

@@ -12,6 +12,11 @@
 `--rollback` puts the saved records back. `--dry-run` prints the change and makes none.
 Exit codes: 0 done, 2 bad input (missing outputs, unknown zone, names outside the
 zone, no saved state), 1 a failed check or AWS error (unhealthy targets, health URL down).
+
+Examples:
+  python -m ops dns-cutover --stack prod --zone-id Z0123456789ABCDEFGHIJ --dry-run
+  python -m ops dns-cutover --stack prod --zone-id Z0123456789ABCDEFGHIJ --outputs outputs.json
+  python -m ops dns-cutover --stack prod --zone-id Z0123456789ABCDEFGHIJ --rollback
 """
 
 from __future__ import annotations

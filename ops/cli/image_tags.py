@@ -6,6 +6,10 @@ stack takes a tag for (imageTags in Pulumi.<stack>.yaml), in the form GitHub's
 pushes carry exactly the tags `pulumi up` then deploys from the same file: the
 repository stays the record of what runs. Exit 0, or 2 with a one-line error when
 the file or a tag is missing.
+
+Examples:
+  python -m ops image-tags --stack prod
+  python -m ops image-tags --stack staging >> "$GITHUB_OUTPUT"
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ the stack's prometheus.yml under services/prometheus/rendered/, where promtool
 and reviewers read it; `--check` exits 1 when that copy is out of date.
 Exit 0 on success, 2 on invalid settings, 1 when the stack has no such container
 or the committed copy differs.
+
+Examples:
+  python -m ops monitoring-config --stack prod
+  python -m ops monitoring-config --stack prod --write
+  python -m ops monitoring-config --stack staging --check
 """
 
 from __future__ import annotations

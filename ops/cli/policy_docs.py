@@ -1,6 +1,11 @@
 """`python -m ops policy-docs > docs/policies.md`: the table of the pack's rules, generated
 from the rule records themselves (name, what, why, level, severity, references, settings)
-so the document cannot drift from the code. `--check` exits 1 if the committed file differs."""
+so the document cannot drift from the code. `--check` exits 1 if the committed file differs.
+
+Examples:
+  python -m ops policy-docs > docs/policies.md
+  python -m ops policy-docs --check
+"""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ test fails when the committed file is stale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ops.cost import estimate as cost
 from ops.cost import topologies
@@ -35,8 +36,9 @@ GRAVITON = {
     "m7i.large": "m7g.large",
     "m7i.xlarge": "m7g.xlarge",
 }
-LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-OFFICE_HOURS = 12 * 22  # a staging host up 12 hours on 22 working days
+# The office hours a cheaper option is priced with when the stack runs always: staging's own.
+OFFICE_HOURS = {"days": "MON-FRI", "start": "07:00", "stop": "21:00"}
+OFFICE_BACKUP_TIME = "07:30"  # inside those hours, as the settings require
 SERVICES = {
     "ec2": "EC2 instance hours",
     "ebs": "EBS volumes and snapshots",
@@ -53,12 +55,17 @@ SERVICES = {
     "fargate": "Fargate tasks",
     "rds": "RDS PostgreSQL",
     "elasticache": "ElastiCache Redis",
+    "scheduler": "EventBridge Scheduler",
     "transfer": "Data transfer out",
 }
 
 
 def _usd(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def _signed(value: float) -> str:
+    return f"-{_usd(-value)}" if value < 0 else _usd(value)
 
 
 def by_service(lines: Iterable[Line]) -> list[tuple[str, float]]:
@@ -70,45 +77,64 @@ def by_service(lines: Iterable[Line]) -> list[tuple[str, float]]:
     return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _sum(e: cost.Estimate, match: Callable[[Line], bool]) -> float:
-    return sum(line.monthly_usd or 0.0 for line in e.lines if match(line))
+@dataclass(frozen=True)
+class Variant:
+    """One combination of the settings the cost depends on most: edge, schedule, instance type."""
+
+    edge: str
+    office_hours: bool
+    instance_type: str
+
+    def overrides(self, config: StackConfig) -> dict[str, Any]:
+        out: dict[str, Any] = {"edge": self.edge, "instanceType": self.instance_type}
+        if self.office_hours and config.schedule is None:
+            out |= {"schedule": OFFICE_HOURS, "backupTime": OFFICE_BACKUP_TIME}
+        elif not self.office_hours:
+            out["schedule"] = "always"
+        return out
+
+    def describe(self, config: StackConfig) -> str:
+        hours = config.schedule
+        days, start, stop = (hours.days, hours.start, hours.stop) if hours else OFFICE_HOURS.values()
+        when = f"{days} {start}-{stop}"
+        return f"edge `{self.edge}`, schedule {when if self.office_hours else '`always`'}, `{self.instance_type}`"
+
+    def trade_offs(self, config: StackConfig) -> str:
+        from components.config_sections import INSTANCE_TYPES
+
+        host = "Traefik terminates TLS (Let's Encrypt) on the Elastic IP, no ALB alarms (Prometheus' instead)"
+        parts = [host if self.edge == "host" else "an ALB of its own (managed certificate, target health checks)"]
+        if self.office_hours:
+            parts.append("host stopped off hours")
+        arch = INSTANCE_TYPES[self.instance_type].architecture
+        if arch != config.instance_shape.architecture:
+            parts.append(f"{arch} images: not the ones the stack runs now")
+        if self.edge == "host" or self.office_hours:
+            parts.append("not for prod (policy)")
+        return "; ".join(parts)
 
 
-def _instance_hours(e: cost.Estimate) -> float:
-    return _sum(e, lambda line: (line.price_key or "").startswith("ec2.instance."))
+def current(config: StackConfig) -> Variant:
+    return Variant(config.edge, config.schedule is not None, config.instance_type)
 
 
-def _load_balancer(e: cost.Estimate) -> float:
-    return _sum(e, lambda line: line.type in LOAD_BALANCER_TYPES)
+def variants(config: StackConfig) -> list[Variant]:
+    """Every combination of edge, schedule and instance architecture but the stack's own."""
+    other = GRAVITON.get(config.instance_type) or next(
+        (x for x, arm in GRAVITON.items() if arm == config.instance_type), None
+    )
+    types = [config.instance_type, *([other] if other else [])]
+    every = [Variant(e, o, t) for e in ("alb", "host") for o in (False, True) for t in types]
+    return [v for v in every if v != current(config)]
 
 
-def options(stack: str, est: cost.Estimate, config: StackConfig) -> list[tuple[str, float, str]]:
-    """(option, monthly total with it, its trade-off), each computed by the estimator."""
-    rows: list[tuple[str, float, str]] = []
-    arm = GRAVITON.get(config.instance_type)
-    graviton = cost.estimate(*cost.run_with_config(stack, {"instanceType": arm})) if arm else None
-    if graviton:
-        rows.append((f"Graviton `{arm}` instead of `{config.instance_type}`", graviton.total_usd,
-                     "same vCPUs and memory; every container image must be built for arm64"))  # fmt: skip
-    if _load_balancer(est):
-        rows.append(("No ALB: Traefik on the host terminates TLS (Let's Encrypt) on the Elastic IP",
-                     est.total_usd - _load_balancer(est),
-                     "no managed certificate, no ALB health checks or alarms; not for prod"))  # fmt: skip
-        if not config.is_prod:
-            rows.append(("Share prod's ALB: host rules for the staging names, staging target groups",
-                         est.total_usd - _load_balancer(est),
-                         "staging's routing lives in the prod stack; a staging change touches prod's listener"))  # fmt: skip
-    if not config.is_prod and _instance_hours(est):
-        off = 1 - OFFICE_HOURS / float(est.assumptions.get("hours_per_month", 730))
-        rows.append((f"Host stopped nights and weekends (up {OFFICE_HOURS} h a month)",
-                     est.total_usd - _instance_hours(est) * off,
-                     "a scheduled stop/start; staging unavailable off hours"))  # fmt: skip
-        if len(rows) > 1:
-            best = graviton or est
-            rows.append((f"{'Graviton, ' if graviton else ''}no ALB of its own, host stopped off hours",
-                         best.total_usd - _load_balancer(best) - _instance_hours(best) * off,
-                         "the cheapest staging this design allows at on-demand prices"))  # fmt: skip
-    return rows
+def options(stack: str, config: StackConfig) -> list[tuple[str, float, str]]:
+    """(option, monthly total with it, its trade-offs): each a run of the program with those settings."""
+    rows = []
+    for variant in variants(config):
+        est = cost.estimate(*cost.run_with_config(stack, variant.overrides(config)))
+        rows.append((variant.describe(config), est.total_usd, variant.trade_offs(config)))
+    return sorted(rows, key=lambda row: -row[1])
 
 
 def _verdict(stack: str, total: float, rows: list[tuple[str, float, str]]) -> str:
@@ -126,7 +152,7 @@ def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]
     run, config = cost.run_with_config(stack)
     est = cost.estimate(run, config)
     check = check_budget(est, config.monthly_budget_usd)
-    rows = options(stack, est, config)
+    rows = options(stack, config)
     total = est.total_usd
     services = by_service(est.lines)
     top = services[:3]
@@ -134,7 +160,7 @@ def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]
     out = [
         f"## {stack}: {_usd(total)}/month",
         "",
-        f"`{config.instance_type}` host, {config.data_volume_size_gb} GB data volume, {config.region}. "
+        f"{current(config).describe(config)} host, {config.data_volume_size_gb} GB data volume, {config.region}. "
         f"Budget check (`monthlyBudgetUsd` = {_usd(config.monthly_budget_usd)}): "
         f"{'pass' if check.ok else 'fail'}: {check.message}. {_verdict(stack, total, rows)}",
         "",
@@ -145,9 +171,10 @@ def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]
     out += ["| service | monthly | share |", "|---|---:|---:|"]
     out += [f"| {name} | {_usd(v)} | {v / total:.0%} |" for name, v in services] if total else []
     if rows:
-        out += ["", "Cheaper options (each re-estimated from the program):", ""]
+        head = "Other combinations of the settings (each a run of the program with them; negative savings cost more):"
+        out += ["", head, ""]
         out += ["| option | monthly | saves | trade-off |", "|---|---:|---:|---|"]
-        out += [f"| {name} | {_usd(v)} | {_usd(total - v)} | {why} |" for name, v, why in rows]
+        out += [f"| {name} | {_usd(v)} | {_signed(total - v)} | {why} |" for name, v, why in rows]
     out += ["", "<details><summary>Every line</summary>", ""]
     out += [
         "| resource | item | quantity | unit | unit USD | monthly | assumption |",

@@ -32,6 +32,24 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _running(config: StackConfig) -> str:
+    hours = config.schedule
+    when = f"{hours.days} {hours.start}-{hours.stop}" if hours else "`always`"
+    return f"edge `{config.edge}`, schedule {when}"
+
+
+def _host_free_share(environment: str, host: cost.Estimate, config: StackConfig, ecs_config: StackConfig) -> str:
+    """What of the move is the edge and hours ecs needs: the same host on edge `alb`, running always."""
+    if config.edge == "alb" and config.schedule is None:
+        return ""
+    overrides = {"edge": "alb", "schedule": "always", "backupTime": ecs_config.backup_time}
+    alike = cost.estimate(*cost.run_with_config(environment, overrides)).total_usd
+    return (
+        f" Of that, {_usd(alike - host.total_usd)} is the ALB and the hours the ecs stack keeps: the same host on "
+        f"edge `alb`, schedule `always` costs {_usd(alike)}."
+    )
+
+
 def _with_more_data(est: cost.Estimate, run: engine.Run, config: StackConfig) -> float:
     """The total with MORE_DATA_GB more on the database's storage (the volume or RDS), its backups following."""
     items = [
@@ -69,17 +87,20 @@ def _environment(environment: str, by_service: ByService) -> list[str]:
     out = [
         f"### {environment}",
         "",
-        f"single-host: `{host_config.instance_type}` host. ecs (`Pulumi.{environment}-ecs.yaml`): {services} Fargate "
+        f"single-host: `{host_config.instance_type}` host, {_running(host_config)}. "
+        f"ecs (`Pulumi.{environment}-ecs.yaml`): {services} Fargate "
         f"services at {bounds.min_tasks} to {bounds.max_tasks} tasks, `{bounds.database_instance_class}`"
         f"{' Multi-AZ' if ecs_config.is_prod else ''}, `{bounds.cache_node_type}`"
-        f"{' with a replica' if ecs_config.is_prod else ''}.",
+        f"{' with a replica' if ecs_config.is_prod else ''}, {_running(ecs_config)} (ecs has no host to end TLS "
+        "on or to stop).",
         "",
         "| service | single-host | ecs |",
         "|---|---:|---:|",
         *(f"| {n} | {_usd(host_rows.get(n, 0.0))} | {_usd(ecs_rows.get(n, 0.0))} |" for n in names),
         f"| **total** | **{_usd(host.total_usd)}** | **{_usd(ecs.total_usd)}** |",
         "",
-        f"- Moving costs {_usd(ecs.total_usd - host.total_usd)} a month more ({ecs.total_usd / host.total_usd:.1f}x).",
+        f"- Moving costs {_usd(ecs.total_usd - host.total_usd)} a month more ({ecs.total_usd / host.total_usd:.1f}x)."
+        + _host_free_share(environment, host, host_config, ecs_config),
         f"- The largest host the single-host topology allows (`{LARGEST_HOST}`, 4 vCPUs, 16 GiB) brings it to "
         f"{_usd(largest.total_usd)}: up to that size, a larger host is the cheaper way to grow.",
         f"- On ECS each task a service adds costs {_usd(per_task)} a month; every service at the "

@@ -1,4 +1,8 @@
-"""The DNS cutover's steps: read a stack's outputs, check its load balancer serves, move the records.
+"""The DNS cutover's steps: read a stack's outputs, check its edge serves, move the records.
+
+A stack's edge is its ALB (edge `alb`: the outputs name it; alias records) or, with edge
+`host`, Traefik on the host's Elastic IP (no ALB outputs; plain A records to the
+address, with a short TTL, since an address has no alias and no target health).
 
 The verb is `python -m ops dns-cutover` (ops/cli/dns_cutover.py); each step here takes
 the parsed arguments and raises BadInput or CheckFailed with the reason.
@@ -25,6 +29,8 @@ from ops.dns.health import CheckFailed
 from ops.dns.records import Record
 
 REQUIRED_OUTPUTS = ("albDnsName", "albZoneId", "appUrl", "cmsUrl")
+HOST_EDGE_OUTPUTS = ("hostPublicIp", "hostInstanceId", "appUrl", "cmsUrl")
+HOST_RECORD_TTL = 60  # seconds: a rollback of A records to an address reaches resolvers within a minute
 
 
 class BadInput(Exception):
@@ -33,10 +39,14 @@ class BadInput(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    alb_dns_name: str
-    alb_zone_id: str
+    alb_dns_name: str | None
+    """The ALB's DNS name (edge `alb`); None with edge `host`."""
+    alb_zone_id: str | None
     app_host: str
     cms_host: str
+    host_ip: str | None = None
+    """The host's Elastic IP, where Traefik terminates TLS (edge `host`); None with edge `alb`."""
+    instance_id: str | None = None
 
     @property
     def names(self) -> tuple[str, str]:
@@ -48,22 +58,18 @@ def cutover(args: argparse.Namespace, out: TextIO) -> int:
     check_state_dir(args)
     route53 = _client("route53", args, "us-east-1")
     zone_name = check_zone(route53, args.zone_id, target.names)
-    elbv2 = _client("elbv2", args, args.region or region_of(target.alb_dns_name))
-    dualstack = dns_health.check_targets(elbv2, target.alb_dns_name, out)
-    base = args.health_base_url or f"https://{target.alb_dns_name}"
-    dns_health.check_urls(base, [(target.app_host, "/api/health"), (target.cms_host, "/server/ping")], out)
+    desired, base, edge = _alb_edge(args, target, out) if target.alb_dns_name else _host_edge(args, target, out)
+    dns_health.check_urls(
+        args.health_base_url or base, [(target.app_host, "/api/health"), (target.cms_host, "/server/ping")], out
+    )
 
-    types = ("A", "AAAA") if dualstack else ("A",)
-    desired = [
-        dns_records.alias_record(name, t, target.alb_dns_name, target.alb_zone_id)
-        for name in target.names
-        for t in types
-    ]
     before = dns_records.read_records(route53, args.zone_id, target.names)
     dns_records.print_records(f"Records in {zone_name} before", before, out)
-    changes = dns_records.cutover_changes(before, desired)
+    # The host has no IPv6 address: an AAAA left from an earlier (dualstack) target would keep IPv6 clients there.
+    replaced = ("CNAME",) if target.alb_dns_name else ("CNAME", "AAAA")
+    changes = dns_records.cutover_changes(before, desired, replaced)
     if not changes:
-        out.write("Nothing to change: both names already point at the load balancer.\n")
+        out.write(f"Nothing to change: both names already point at the {edge}.\n")
         return 0
     out.write("Change:\n")
     dns_records.print_changes(changes, out)
@@ -82,6 +88,24 @@ def cutover(args: argparse.Namespace, out: TextIO) -> int:
     )
     out.write(f"(previous records saved in {state_file})\n")
     return 0
+
+
+def _alb_edge(args: argparse.Namespace, target: Target, out: TextIO) -> tuple[list[Record], str, str]:
+    """Edge `alb`: every target healthy; alias A (and AAAA when dualstack) records to the ALB."""
+    alb, zone = target.alb_dns_name or "", target.alb_zone_id or ""
+    elbv2 = _client("elbv2", args, args.region or region_of(alb))
+    types = ("A", "AAAA") if dns_health.check_targets(elbv2, alb, out) else ("A",)
+    desired = [dns_records.alias_record(name, t, alb, zone) for name in target.names for t in types]
+    return desired, f"https://{alb}", "load balancer"
+
+
+def _host_edge(args: argparse.Namespace, target: Target, out: TextIO) -> tuple[list[Record], str, str]:
+    """Edge `host`: the instance runs and holds the Elastic IP; A records to that address."""
+    ip, instance = target.host_ip or "", target.instance_id or ""
+    ec2 = _client("ec2", args, args.region or _default_region(f"the host {instance}"))
+    dns_health.check_host(ec2, instance, ip, out)
+    desired = [dns_records.address_record(name, ip, HOST_RECORD_TTL) for name in target.names]
+    return desired, f"https://{ip}", "host's Elastic IP"
 
 
 def rollback(args: argparse.Namespace, out: TextIO) -> int:
@@ -154,7 +178,10 @@ def _pulumi_outputs(stack: str) -> Any:
 
 
 def read_target(outputs: dict[str, Any]) -> Target:
-    missing = [key for key in REQUIRED_OUTPUTS if not isinstance(outputs.get(key), str) or not outputs[key]]
+    """The edge the outputs name: the ALB when they have albDnsName, else the host's Elastic IP (edge `host`)."""
+    edge_host = "albDnsName" not in outputs and "hostPublicIp" in outputs
+    required = HOST_EDGE_OUTPUTS if edge_host else REQUIRED_OUTPUTS
+    missing = [key for key in required if not isinstance(outputs.get(key), str) or not outputs[key]]
     if missing:
         raise BadInput(f"stack outputs missing: {', '.join(missing)} (deploy the platform first: `pulumi up`)")
     hosts = {}
@@ -163,6 +190,8 @@ def read_target(outputs: dict[str, Any]) -> Target:
         if not host:
             raise BadInput(f"stack output {key}={outputs[key]!r} is not a URL like https://app.example.com")
         hosts[key] = host
+    if edge_host:
+        return Target(None, None, hosts["appUrl"], hosts["cmsUrl"], outputs["hostPublicIp"], outputs["hostInstanceId"])
     return Target(outputs["albDnsName"], outputs["albZoneId"], hosts["appUrl"], hosts["cmsUrl"])
 
 
@@ -192,9 +221,13 @@ def region_of(alb_dns_name: str) -> str:
     parts = alb_dns_name.lower().rstrip(".").split(".")
     if len(parts) >= 4 and parts[-3:] == ["elb", "amazonaws", "com"]:
         return parts[-4]
+    return _default_region(alb_dns_name)
+
+
+def _default_region(what: str) -> str:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
-        raise BadInput(f"cannot tell the region of {alb_dns_name}; pass --region")
+        raise BadInput(f"cannot tell the region of {what}; pass --region")
     return region
 
 

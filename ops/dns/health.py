@@ -1,4 +1,5 @@
-"""Readiness checks before a DNS cutover: ALB target health and the services' health paths.
+"""Readiness checks before a DNS cutover: ALB target health (or, with edge `host`, the host running
+with its Elastic IP) and the services' health paths.
 
 The health requests go to the load balancer itself (not to the names, which may still
 point at the old site), with TLS server name and Host header set to the real host name,
@@ -13,6 +14,8 @@ import socket
 import ssl
 from typing import Any, TextIO
 from urllib.parse import urlsplit
+
+import botocore.exceptions
 
 
 class CheckFailed(Exception):
@@ -43,6 +46,25 @@ def check_targets(elbv2: Any, alb_dns_name: str, out: TextIO) -> bool:
     if problems:
         raise CheckFailed("targets are not healthy: " + "; ".join(problems))
     return alb.get("IpAddressType") in ("dualstack", "dualstack-without-public-ipv4")
+
+
+def check_host(ec2: Any, instance_id: str, address: str, out: TextIO) -> None:
+    """Edge `host`: refuse unless the instance is running and holds `address` (its Elastic IP)."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except botocore.exceptions.ClientError as exc:
+        raise CheckFailed(f"no instance {instance_id} here ({exc}); is hostInstanceId from this stack?") from exc
+    instance = reservations[0]["Instances"][0]
+    state, public = instance["State"]["Name"], instance.get("PublicIpAddress")
+    out.write(f"Host {instance_id}: {state}, public address {public or '(none)'}\n")
+    if state != "running":
+        raise CheckFailed(
+            f"host {instance_id} is {state}, not running (a stopped staging host: start it, or wait for its schedule)"
+        )
+    if public != address:
+        raise CheckFailed(
+            f"host {instance_id} has the public address {public or '(none)'}, not the Elastic IP {address}"
+        )
 
 
 def check_urls(base_url: str, checks: list[tuple[str, str]], out: TextIO, timeout: float = 5.0) -> None:

@@ -1,4 +1,4 @@
-"""Route53 record sets for the DNS cutover: read, plan the alias change, apply it, wait, print.
+"""Route53 record sets for the DNS cutover: read, plan the change (alias or address records), apply it, wait, print.
 
 Works on plain boto3 record-set dicts (the shape `list_resource_record_sets` returns)
 so that the saved state file can be replayed as-is on rollback. Knows nothing about
@@ -54,14 +54,25 @@ def alias_record(name: str, record_type: str, alb_dns_name: str, alb_zone_id: st
     }
 
 
-def cutover_changes(before: dict[str, dict[str, Record | None]], desired: list[Record]) -> list[dict[str, Any]]:
-    """The change batch that makes `desired` true: delete a conflicting CNAME, upsert what differs."""
+def address_record(name: str, address: str, ttl: int) -> Record:
+    """A plain A record to one IPv4 address (the host's Elastic IP: an address has no alias)."""
+    return {"Name": fqdn(name), "Type": "A", "TTL": ttl, "ResourceRecords": [{"Value": address}]}
+
+
+def cutover_changes(
+    before: dict[str, dict[str, Record | None]], desired: list[Record], replaced: tuple[str, ...] = ("CNAME",)
+) -> list[dict[str, Any]]:
+    """The change batch that makes `desired` true: delete the `replaced` types it does not set at its names
+    (a CNAME conflicts with an A record), upsert what differs."""
     changes: list[dict[str, Any]] = []
+    setting = {(r["Name"], r["Type"]) for r in desired}
     for record in desired:
         current = before[record["Name"]]
-        cname = current.get("CNAME")
-        if cname is not None and not any(c["ResourceRecordSet"] == cname for c in changes):
-            changes.append({"Action": "DELETE", "ResourceRecordSet": cname})
+        for kind in replaced:
+            old = current.get(kind)
+            stale = old is not None and (record["Name"], kind) not in setting
+            if stale and not any(c["ResourceRecordSet"] == old for c in changes):
+                changes.append({"Action": "DELETE", "ResourceRecordSet": old})
         if not same_record(current.get(record["Type"]), record):
             changes.append({"Action": "UPSERT", "ResourceRecordSet": record})
     return changes

@@ -103,6 +103,21 @@ class Run:
     def children(self, parent: Resource) -> list[Resource]:
         return [r for r in self.resources if r.parent == parent.urn]
 
+    def components(self) -> dict[str, list[Resource]]:
+        """Every resource under the name of the top-level component it belongs to, in run order.
+
+        A top-level component is a resource whose parent is the stack (or not recorded);
+        it is listed under its own name, first.
+        """
+        by_urn = {r.urn: r for r in self.resources}
+        grouped: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            top = r
+            while top.parent in by_urn:
+                top = by_urn[top.parent]
+            grouped.setdefault(top.name, []).append(r)
+        return grouped
+
 
 def decode(value: Any) -> Any:
     """Turn deserialized RPC values into plain Python, with secrets as Secret."""

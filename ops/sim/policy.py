@@ -48,6 +48,7 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low")
 NOT_APPLICABLE = "not-applicable"
 # Keys of a policy's config entry that set how it is enforced, not what it checks.
 SETTING_KEYS_OF_THE_ENGINE = ("enforcementLevel", "enforcementReason")
+ADVISORY = EnforcementLevel.ADVISORY.value
 
 
 class PolicyConfigError(Exception):
@@ -64,6 +65,8 @@ class Finding:
     resource: str | None
     message: str
     urn: str | None = None
+    # Why a violation only advises: the stack config's enforcementReason, else the rule's own.
+    reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,16 +244,20 @@ def evaluate(
     names = {r.urn: r.name for r in run.resources}
     stack_resources: list[PolicyResource] = []
     for rule in rules:
-        settings = {k: v for k, v in (config.get(rule.name) or {}).items() if k not in SETTING_KEYS_OF_THE_ENGINE}
-        level = (config.get(rule.name) or {}).get("enforcementLevel", rule.level.value)
+        entry = config.get(rule.name) or {}
+        settings = {k: v for k, v in entry.items() if k not in SETTING_KEYS_OF_THE_ENGINE}
+        level = entry.get("enforcementLevel", rule.level.value)
         if level == EnforcementLevel.DISABLED.value:
             continue
         # As the engine does: a remediation that still finds a violation reports it as mandatory.
         level = EnforcementLevel.MANDATORY.value if level == EnforcementLevel.REMEDIATE.value else level
         policy = rule.policy()
+        reason = (entry.get("enforcementReason") or rule.advisory_reason) if level == ADVISORY else ""
 
-        def report(message: str, urn: str | None, *, _rule: Rule = rule, _level: str = level) -> None:
-            findings.append(Finding(_rule.name, _level, _rule.severity.value, names.get(urn or ""), message, urn))
+        def report(
+            message: str, urn: str | None, *, _rule: Rule = rule, _level: str = level, _why: str = reason
+        ) -> None:
+            findings.append(Finding(_rule.name, _level, _rule.severity.value, names.get(urn or ""), message, urn, _why))
 
         if rule.kind == "stack":
             stack_resources = stack_resources or builder.stack_resources()
@@ -290,12 +297,21 @@ def mandatory(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.level == EnforcementLevel.MANDATORY.value]
 
 
+def advisory(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.level == ADVISORY]
+
+
+def counts_text(findings: list[Finding], stack: str) -> str:
+    """How many rules ran with which config, and how many violations of each level they found."""
+    return (
+        f"{len(RULES)} rules of the pack, config {config_path(stack).relative_to(engine.ROOT)}: "
+        f"{len(mandatory(findings))} mandatory and {len(advisory(findings))} advisory violation(s)"
+    )
+
+
 def render_text(findings: list[Finding], stack: str, out: Any) -> None:
     violations = [f for f in findings if f.level != NOT_APPLICABLE]
-    out.write(
-        f"\nPolicies: {len(RULES)} rules of the pack, config {config_path(stack).relative_to(engine.ROOT)}: "
-        f"{len(mandatory(findings))} mandatory and {len(violations) - len(mandatory(findings))} advisory violation(s).\n"
-    )
+    out.write(f"\nPolicies: {counts_text(findings, stack)}.\n")
     for severity in SEVERITY_ORDER:
         group = [f for f in violations if f.severity == severity]
         if group:

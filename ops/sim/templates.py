@@ -222,6 +222,17 @@ def _alarm(c: Ctx) -> dict[str, Any]:
     return {"id": name, "name": name, "arn": c.arn("cloudwatch", f"alarm:{name}")}
 
 
+def _schedule(c: Ctx) -> dict[str, Any]:
+    """EventBridge Scheduler: the id is `<group>/<name>`; a schedule without a group is in `default`."""
+    name, group = c.physical_name(), str(c.inputs.get("groupName") or "default")
+    return {
+        "id": f"{group}/{name}",
+        "name": name,
+        "groupName": group,
+        "arn": c.arn("scheduler", f"schedule/{group}/{name}"),
+    }
+
+
 def _log_group(c: Ctx) -> dict[str, Any]:
     name = c.physical_name(max_len=512)
     return {"id": name, "name": name, "arn": c.arn("logs", f"log-group:{name}")}
@@ -352,6 +363,7 @@ RESOURCES: dict[str, Template] = {
     "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:scheduler/schedule:Schedule": _schedule,
     "aws:sns/topic:Topic": _topic,
     "aws:sns/topicSubscription:TopicSubscription": _subscription,
     "aws:sns/topicPolicy:TopicPolicy": lambda c: {"id": str(c.inputs.get("arn"))},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import alb, backups, containers, cost, datastores, ebs, ec2, ecs, iam, network, observability, s3, tags
+from . import alb, backups, containers, cost, datastores, ebs, ec2, ecs, edge, iam, network, observability, s3, tags
 from .base import Rule
 
 PACK_NAME = "quintas-crm"
@@ -19,6 +19,7 @@ RULES: list[Rule] = [
     *ebs.RULES,
     *network.RULES,
     *alb.RULES,
+    *edge.RULES,
     *iam.RULES,
     *backups.RULES,
     *containers.RULES,

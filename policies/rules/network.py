@@ -1,5 +1,6 @@
 """Security group rules: no sensitive port open to the world, every rule described, and
-the host reachable only from the load balancer's security group.
+the host reachable only from the load balancer's security group (or, in a stack with no
+load balancer, where Traefik on the host is the edge, on 80 and 443 only).
 
 Rules come in three shapes (aws.vpc.SecurityGroupIngressRule/EgressRule, the older
 aws.ec2.SecurityGroupRule, and inline blocks of aws.ec2.SecurityGroup); `sg_rules`
@@ -26,6 +27,7 @@ RULE_TYPES = (INGRESS, EGRESS, LEGACY_RULE, GROUP, DEFAULT_GROUP)
 VPC = "aws:ec2/vpc:Vpc"
 INSTANCE = "aws:ec2/instance:Instance"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+PUBLIC_EDGE_PORTS = {80, 443}
 
 SENSITIVE_PORTS = {
     22: "SSH",
@@ -141,6 +143,8 @@ def _host_only_from_alb(args: StackValidationArgs, report: Report) -> None:
         of_type(args, INSTANCE), "securityGroups"
     )
     alb_groups = _groups_of(of_type(args, *LOAD_BALANCERS), "securityGroups")
+    # No load balancer: the host is the edge (edge: host) and takes HTTPS and the redirect itself.
+    edge_ports: set[int] = set() if of_type(args, *LOAD_BALANCERS) else PUBLIC_EDGE_PORTS
     by_urn = {r.urn: r for r in args.resources}
     for urn in sorted(host_groups):
         group = by_urn[urn]
@@ -149,10 +153,21 @@ def _host_only_from_alb(args: StackValidationArgs, report: Report) -> None:
                 continue
             for rule in sg_rules(rule_resource.resource_type, rule_resource.props, rule_resource.name):
                 if rule.ingress:
-                    _check_host_ingress(rule, rule_resource, group, alb_groups, ssh_cidrs, report)
+                    _check_host_ingress(
+                        rule, rule_resource, group, alb_groups, _may_admit(rule, ssh_cidrs, edge_ports), report
+                    )
         for rule in sg_rules(GROUP, group.props, group.name):
             if rule.ingress:
-                _check_host_ingress(rule, group, group, alb_groups, ssh_cidrs, report)
+                _check_host_ingress(rule, group, group, alb_groups, _may_admit(rule, ssh_cidrs, edge_ports), report)
+
+
+def _may_admit(rule: SgRule, ssh_cidrs: set[str], edge_ports: set[int]) -> set[str]:
+    """The CIDRs a host rule may admit: the admin CIDRs on SSH, anywhere on an edge port of a stack
+    without a load balancer, nothing else."""
+    port = rule.from_port if rule.from_port == rule.to_port else None
+    if port == 22:
+        return ssh_cidrs
+    return {"0.0.0.0/0", "::/0"} if port in edge_ports else set()
 
 
 def _check_host_ingress(
@@ -160,15 +175,14 @@ def _check_host_ingress(
     source: PolicyResource,
     group: PolicyResource,
     alb_groups: set[str],
-    ssh_cidrs: set[str],
+    allowed_cidrs: set[str],
     report: Report,
 ) -> None:
     peer_props = ("referencedSecurityGroupId", "sourceSecurityGroupId", "ingress")
     from_alb = any(dep.urn in alb_groups for p in peer_props for dep in source.property_dependencies.get(p, []))
     cidrs = [c for c in rule.cidrs if not is_unknown(c)]
     if cidrs:
-        admin = rule.from_port == 22 and rule.to_port == 22 and all(c in ssh_cidrs for c in cidrs)
-        if not admin:
+        if not all(c in allowed_cidrs for c in cidrs):
             report(
                 f"host security group {group.name!r}: rule {rule.where!r} admits {', '.join(map(str, cidrs))}; "
                 "the host takes traffic only from the load balancer's security group",
@@ -238,7 +252,7 @@ RULES = [
     ),
     Rule(
         name="sg-host-only-from-alb",
-        description="The host's security group admits traffic only from the load balancer's security group (and SSH only from configured admin CIDRs).",
+        description="The host's security group admits traffic only from the load balancer's security group (and SSH only from configured admin CIDRs); a stack with no load balancer (edge: host) may admit 80 and 443 from anywhere, nothing else.",
         why="The containers trust that every request came through the ALB, with TLS and header sanitising done.",
         severity=Severity.HIGH,
         check=_host_only_from_alb,

@@ -221,3 +221,16 @@ def _route_hosts(endpoint: str, alb_arn: str, groups: dict[str, str]) -> None:
         Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["cms.quintas-crm.example"]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": groups["directus"]}],
     )
+
+
+def host_edge_outputs(world: World) -> dict[str, Any]:
+    """Edge `host`: an Elastic IP on the world's instance, and the outputs such a stack has (no ALB ones)."""
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=world.endpoint)
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=world.instance_id)
+    return {
+        "appUrl": world.outputs["appUrl"],
+        "cmsUrl": world.outputs["cmsUrl"],
+        "hostInstanceId": world.instance_id,
+        "hostPublicIp": address["PublicIp"],
+    }

@@ -31,6 +31,18 @@ CLUSTER = "aws:ecs/cluster:Cluster"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
 ROLE_ARN = "arn:aws:iam::123456789012:role/"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+# An EventBridge Scheduler schedule as the schedule component makes it: stop the host at 21:00 on weekdays.
+STOP_SCHEDULE = {
+    "scheduleExpression": "cron(0 21 ? * MON-FRI *)",
+    "scheduleExpressionTimezone": "America/Mexico_City",
+    "flexibleTimeWindow": {"mode": "OFF"},
+    "target": {
+        "arn": "arn:aws:scheduler:::aws-sdk:ec2:stopInstances",
+        "roleArn": "arn:aws:iam::123456789012:role/quintas-crm-prod-scheduler",
+        "input": '{"InstanceIds": ["i-1"]}',
+    },
+}
 
 
 def urn(type_: str, name: str) -> str:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "http://127.0.0.1:9"
 
 BAD_STACKS = ["", "../prod", "nope", "x" * 200, "prod\n", "Prod_1", "a/b"]
-STACK_VERBS = ["plan", "cost", "image-tags", "compose", "monitoring-config"]
+STACK_VERBS = ["plan", "cost", "graph", "image-tags", "compose", "monitoring-config"]
 BAD_NUMBERS = ["abc", "nan", "inf", "-1", "0"]
 
 

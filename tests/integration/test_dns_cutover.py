@@ -365,4 +365,4 @@ def test_the_real_program_exports_every_output_the_cutover_reads(prod: engine.Ru
     target = read_target(outputs)
     assert (target.app_host, target.cms_host) == ("app.quintas-crm.example", "cms.quintas-crm.example")
     assert target.alb_dns_name == outputs["albDnsName"] and target.alb_zone_id == outputs["albZoneId"]
-    assert region_of(target.alb_dns_name) == "us-east-1"
+    assert target.alb_dns_name and region_of(target.alb_dns_name) == "us-east-1"

@@ -164,6 +164,7 @@ THRESHOLD_MUTATIONS = {
     "SiteDown": ("== 0", "<= 1"),
     "ContainerRestarting": ("> 2", "> 1"),
     "TargetDown": ("== 0", "<= 1"),
+    "EdgeErrorRate": ("> 5", "> 5.5"),
 }
 
 

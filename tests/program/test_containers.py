@@ -78,7 +78,8 @@ def test_edge_and_internal_backend_networks(containers_staging: engine.Run) -> N
 
 def test_named_volumes_are_created(containers_staging: engine.Run) -> None:
     vols = sorted(v.inputs["name"] for v in containers_staging.of_type("docker:index/volume:Volume"))
-    assert vols == ["alertmanager-data", "grafana-data", "prometheus-data"]
+    # traefik-acme: Traefik's Let's Encrypt account and certificate (staging's edge: host), kept across restarts.
+    assert vols == ["alertmanager-data", "grafana-data", "prometheus-data", "traefik-acme"]
 
 
 def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging: engine.Run) -> None:
@@ -102,7 +103,8 @@ def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging
 
 def test_only_traefik_publishes_host_ports(containers_staging: engine.Run) -> None:
     published = {c.name: c.inputs["ports"] for c in containers_staging.of_type(CONTAINER) if c.inputs.get("ports")}
-    assert published == {"traefik": [{"internal": 3000, "external": 3000}, {"internal": 8055, "external": 8055}]}
+    entrypoints = (3000, 8055, 80, 443)  # 80 and 443: staging's edge: host, Traefik in the ALB's place
+    assert published == {"traefik": [{"internal": p, "external": p} for p in entrypoints]}
 
 
 def test_directus_and_frontend_are_routed_through_traefik(containers_staging: engine.Run) -> None:
@@ -267,10 +269,10 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
 ) -> None:
     import io
 
-    from ops.cli.plan import render_text
+    from ops.cli.plan_text import render_tree
 
     out = io.StringIO()
-    render_text(containers_staging, out)
+    render_tree(containers_staging, out, full=True)
     text = out.getvalue()
     blocks = text.split("+ docker:index/container:Container  ")[1:]
     assert len(blocks) == 14

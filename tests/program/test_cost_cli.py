@@ -93,7 +93,7 @@ def test_invalid_settings_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def _stack_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str) -> None:
-    _staging_with(tmp_path, monkeypatch, "monthlyBudgetUsd: 75", f"monthlyBudgetUsd: {budget}")
+    _staging_with(tmp_path, monkeypatch, "monthlyBudgetUsd: 50", f"monthlyBudgetUsd: {budget}")
 
 
 @pytest.mark.parametrize("json_flag", [(), ("--json",)])

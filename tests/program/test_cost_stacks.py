@@ -35,11 +35,21 @@ def test_every_resource_of_both_stacks_is_priced_or_known_free(stack_estimate) -
     assert est.unpriced == []
 
 
-def test_the_host_is_priced_at_its_configured_type_for_the_whole_month(stack_estimate) -> None:
+def test_the_host_is_priced_at_its_configured_type_for_the_hours_it_runs(stack_estimate) -> None:
     _, est, config = stack_estimate
     (hours,) = [line for line in est.lines if line.price_key == f"ec2.instance.{config.instance_type}"]
-    assert hours.quantity == HOURS
-    assert hours.monthly_usd == pytest.approx(HOURS * INSTANCE_USD[config.instance_type])
+    # Prod runs all month; staging 14 hours on 5 days a week (07:00-21:00 MON-FRI): 70 of the week's 168 hours.
+    expected = HOURS if config.schedule is None else HOURS * 70 / 168
+    assert hours.quantity == pytest.approx(expected)
+    assert hours.monthly_usd == pytest.approx(expected * INSTANCE_USD[config.instance_type])
+    assert ("runs all month" in hours.assumption) is (config.schedule is None)
+
+
+def test_the_schedule_is_what_moves_staging_off_the_month_long_instance_hours() -> None:
+    always, config = _estimate("staging", schedule="always")
+    scheduled, _ = _estimate("staging")
+    saved = HOURS * (1 - 70 / 168) * INSTANCE_USD[config.instance_type]
+    assert always.total_usd - scheduled.total_usd == pytest.approx(saved, abs=0.001)
 
 
 def test_the_data_volume_and_its_snapshots_follow_the_settings(stack_estimate) -> None:
@@ -65,12 +75,16 @@ def test_the_data_volume_and_its_snapshots_follow_the_settings(stack_estimate) -
     ],
 )
 def test_each_platform_type_has_its_priced_line(stack_estimate, type_: str, price_key: str) -> None:
-    _, est, _ = stack_estimate
+    _, est, config = stack_estimate
+    if type_ == "aws:lb/loadBalancer:LoadBalancer" and config.edge == "host":
+        assert _lines(est, type_) == []  # staging's edge: host has no ALB to pay for
+        return
     assert any(line.price_key == price_key and line.priced for line in _lines(est, type_))
 
 
-def test_the_alb_pays_for_one_public_address_per_subnet(stack_estimate) -> None:
-    _, est, _ = stack_estimate
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_alb_pays_for_one_public_address_per_subnet(stack: str) -> None:
+    est, _ = _estimate(stack, edge="alb")
     (addresses,) = [
         line for line in _lines(est, "aws:lb/loadBalancer:LoadBalancer") if line.price_key == "vpc.public_ipv4"
     ]
@@ -95,3 +109,11 @@ def test_changing_the_data_volume_size_moves_volume_and_snapshots_exactly() -> N
 def test_prod_meets_its_budget() -> None:
     est, config = _estimate("prod")
     assert check_budget(est, config.monthly_budget_usd).ok
+
+
+def test_staging_meets_its_budget_of_50_and_prod_design_would_not() -> None:
+    est, config = _estimate("staging")
+    assert config.monthly_budget_usd == 50 and est.total_usd <= 50
+    assert check_budget(est, config.monthly_budget_usd).ok
+    prod_design, _ = _estimate("staging", edge="alb", schedule="always")
+    assert not check_budget(prod_design, config.monthly_budget_usd).ok

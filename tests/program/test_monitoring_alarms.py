@@ -42,11 +42,11 @@ def test_instance_status_check_reboots_and_notifies(stack_run: engine.Run) -> No
     assert alarm["alarmActions"] == ["arn:aws:automate:us-east-1:ec2:reboot", stack_run.outputs["alertTopicArn"]]
 
 
-def test_unhealthy_targets_alarm_per_target_group_after_two_minutes(stack_run: engine.Run) -> None:
-    alb = stack_run.one("aws:lb/loadBalancer:LoadBalancer", "alb")
+def test_unhealthy_targets_alarm_per_target_group_after_two_minutes(alb_run: engine.Run) -> None:
+    alb = alb_run.one("aws:lb/loadBalancer:LoadBalancer", "alb")
     for key in ("app", "cms"):
-        alarm = _alarm(stack_run, f"{key}-unhealthy")
-        group = stack_run.one("aws:lb/targetGroup:TargetGroup", key)
+        alarm = _alarm(alb_run, f"{key}-unhealthy")
+        group = alb_run.one("aws:lb/targetGroup:TargetGroup", key)
         assert (alarm["namespace"], alarm["metricName"]) == ("AWS/ApplicationELB", "UnHealthyHostCount")
         assert alarm["dimensions"] == {
             "LoadBalancer": alb.outputs["arnSuffix"],
@@ -54,11 +54,11 @@ def test_unhealthy_targets_alarm_per_target_group_after_two_minutes(stack_run: e
         }
         assert alarm["period"] * alarm["evaluationPeriods"] == 120
         assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
-        assert alarm["alarmActions"] == [stack_run.outputs["alertTopicArn"]]
+        assert alarm["alarmActions"] == [alb_run.outputs["alertTopicArn"]]
 
 
-def test_5xx_rate_alarm_divides_errors_by_requests(stack_run: engine.Run) -> None:
-    alarm = _alarm(stack_run, "alb-5xx-rate")
+def test_5xx_rate_alarm_divides_errors_by_requests(alb_run: engine.Run) -> None:
+    alarm = _alarm(alb_run, "alb-5xx-rate")
     queries = {q["id"]: q for q in alarm["metricQueries"]}
     metrics = sorted(q["metric"]["metricName"] for q in queries.values() if "metric" in q)
     assert metrics == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
@@ -112,5 +112,6 @@ def test_one_log_group_per_service_with_configured_retention(staging: engine.Run
 
 def test_every_alarm_also_reports_recovery(stack_run: engine.Run) -> None:
     alarms = stack_run.of_type(ALARM)
-    assert len(alarms) == 6
+    # Without an ALB (staging's edge: host) its three alarms are not made.
+    assert len(alarms) == (6 if stack_run.of_type("aws:lb/loadBalancer:LoadBalancer") else 3)
     assert all(a.inputs["okActions"] == [stack_run.outputs["alertTopicArn"]] for a in alarms)

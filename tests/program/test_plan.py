@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,9 @@ def test_plan_json_writes_delete_before_replace_as_set_and_null_when_unset() -> 
 
 def test_invalid_settings_exit_2_listing_every_problem(tmp_path, monkeypatch) -> None:
     text = (ROOT / "Pulumi.staging.yaml").read_text()
-    text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace('"02:00"', '"2am"')
+    text = text.replace("instanceType: t3.medium", "instanceType: t2.micro").replace(
+        'backupTime: "07:30"', 'backupTime: "2am"'
+    )
     bad = tmp_path / "Pulumi.broken.yaml"
     bad.write_text(text)
     monkeypatch.setattr("ops.sim.engine.ROOT", tmp_path)
@@ -169,3 +172,104 @@ def test_verb_help_keeps_the_docstrings_lines_and_every_backup_action_says_what_
     assert "\n1. Reads the stack outputs" in cutover and "\n2. Checks that every target group" in cutover
     assert "the newest base backup finished less than 26 hours ago" in help_of("backup", "verify")
     assert "postgis_full_version()" in help_of("backup", "restore")
+
+
+# ----------------------------------------------------------------- the text: summary first, folded, grouped
+
+
+@pytest.fixture
+def shipped_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan verb reads the session's runs of the shipped stacks instead of running the program again."""
+    from tests.conftest import STACKS, shipped
+
+    runs = {stack: shipped(stack) for stack in STACKS}
+    monkeypatch.setattr("ops.sim.engine.run", lambda stack: runs[stack])
+
+
+def _components(run) -> dict[str, list]:
+    """Each top-level component (child of the stack) with every resource below it, found from the parents."""
+    by_urn = {r.urn: r for r in run.resources}
+    tops = [r for r in run.resources if r.parent not in by_urn]
+
+    def under(top) -> list:
+        return [r for r in run.resources if top.urn in _ancestors(r, by_urn) or r is top]
+
+    return {top.name: under(top) for top in tops}
+
+
+def _ancestors(resource, by_urn) -> list[str]:
+    found = []
+    while resource.parent in by_urn:
+        found.append(resource.parent)
+        resource = by_urn[resource.parent]
+    return found
+
+
+def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_policy_counts(
+    shipped_runs, prod
+) -> None:
+    from ops.cost import estimate as cost
+    from policies.rules import RULES
+
+    code, out, _ = _plan("--stack", "prod")
+    assert code == 0
+    head = out.splitlines()[:20]
+    assert f"Resources: {len(prod.resources)} to create" in head[2]
+    for name, members in _components(prod).items():
+        counts = [len(members), sum(r.protect for r in members), sum(r.retain_on_delete for r in members)]
+        assert any(line.split() == [name, *map(str, counts)] for line in head), (name, counts)
+    total = cost.estimate(prod).total_usd
+    assert any(f"budget OK: estimated ${total:.2f}/month is within the $130.00 budget" in line for line in head)
+    assert any("0 mandatory and 1 advisory violation(s)" in line for line in head)
+    reason = next(r.advisory_reason for r in RULES if r.name == "ec2-no-public-ipv4")
+    assert " ".join(reason.split()) in " ".join(" ".join(head).split())
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_plan_lines_fit_160_characters_unless_full(shipped_runs, stack: str) -> None:
+    _, out, _ = _plan("--stack", stack)
+    assert max(len(line) for line in out.splitlines()) <= 160
+    folded = [line for line in out.splitlines() if "--full or --json shows it whole" in line]
+    assert any(line.strip().startswith("labels: [") and "(4 items;" in line for line in folded)
+    _, whole, _ = _plan("--stack", stack, "--full")
+    assert max(len(line) for line in whole.splitlines()) > 160
+    assert '{"label": "traefik.http.routers.frontend-app.entrypoints", "value": "app"}' in whole
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_plan_prints_whole_numbers_without_a_decimal_point(shipped_runs, full: bool) -> None:
+    _, out, _ = _plan("--stack", "prod", *(["--full"] if full else []))
+    assert re.findall(r"(?<![\d.])\d+\.0(?![\d.])", out) == []
+    assert "      port: 80\n" in out and "      retentionInDays: 90\n" in out and '"retries": 3,' in out
+
+
+def test_plan_text_groups_small_cost_lines_per_service_and_json_keeps_each(shipped_runs) -> None:
+    _, text, _ = _plan("--stack", "prod")
+    _, doc, _ = _plan("--stack", "prod", "--json")
+    lines = json.loads(doc)["cost"]["lines"]
+    small = [line for line in lines if line["type"].startswith("aws:cloudwatch/") and line["monthly_usd"] < 0.5]
+    assert len(small) >= 28  # two per log group, one per alarm
+    row = next(line for line in text.splitlines() if line.strip().startswith(f"{len(small)} cloudwatch lines"))
+    assert row.split()[-1] == f"{sum(line['monthly_usd'] for line in small):.2f}"
+    assert "log ingestion" not in text.split("Monthly cost")[1].split("Total:")[0]
+    _, full, _ = _plan("--stack", "prod", "--full")
+    assert full.count(" log ingestion ") == 14
+
+
+def test_an_advisory_finding_carries_the_written_reason_of_the_config_or_else_the_rule(prod) -> None:
+    from pulumi_policy import Severity
+
+    from ops.sim import policy
+    from policies.rules.base import Rule
+
+    def always(args, report) -> None:
+        report("found")
+
+    rule = Rule("always-finds", "finds", "to test", Severity.LOW, always, kind="stack")
+    weakened = {"always-finds": {"enforcementLevel": "advisory", "enforcementReason": "the stack's own written reason"}}
+    assert [f.reason for f in policy.evaluate(prod, weakened, [rule])] == ["the stack's own written reason"]
+    assert [f.reason for f in policy.evaluate(prod, {}, [rule])] == [""]  # mandatory: no reason to give
+    public_ip = [f for f in policy.evaluate(prod) if f.policy == "ec2-no-public-ipv4"]
+    assert [f.reason for f in public_ip] == [
+        next(r for r in policy.RULES if r.name == "ec2-no-public-ipv4").advisory_reason
+    ]

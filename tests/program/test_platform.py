@@ -41,14 +41,18 @@ def test_prod_exports_exactly_the_documented_outputs(prod: engine.Run) -> None:
     assert set(prod.outputs) == OUTPUTS
 
 
-def test_staging_also_exports_the_certificate_validation_records(staging: engine.Run) -> None:
-    assert set(staging.outputs) == OUTPUTS | {"certificateValidationRecords"}
+def test_staging_exports_no_alb_outputs_and_in_prods_design_the_validation_records(
+    staging: engine.Run, staging_alb: engine.Run
+) -> None:
+    assert set(staging.outputs) == OUTPUTS - {"albDnsName", "albZoneId"}  # edge: host
+    assert set(staging_alb.outputs) == OUTPUTS | {"certificateValidationRecords"}  # an ALB, no zone
 
 
 def test_outputs_resolve_to_the_resources_they_name(stack_run: engine.Run) -> None:
     out = stack_run.outputs
-    alb = stack_run.one("aws:lb/loadBalancer:LoadBalancer", "alb")
-    assert (out["albDnsName"], out["albZoneId"]) == (alb.outputs["dnsName"], alb.outputs["zoneId"])
+    for alb in stack_run.of_type("aws:lb/loadBalancer:LoadBalancer"):  # none with edge: host
+        assert (out["albDnsName"], out["albZoneId"]) == (alb.outputs["dnsName"], alb.outputs["zoneId"])
+    assert out["hostPublicIp"] == stack_run.one("aws:ec2/eip:Eip", "host").outputs["publicIp"]
     assert out["hostInstanceId"] == stack_run.one("aws:ec2/instance:Instance", "host").id
     assert out["uploadsBucket"] == stack_run.one("aws:s3/bucket:Bucket", "uploads").outputs["bucket"]
     assert out["backupsBucket"] == stack_run.one("aws:s3/bucket:Bucket", "backups").outputs["bucket"]
@@ -70,12 +74,10 @@ def test_every_taggable_resource_carries_the_stack_tags_and_its_component(stack_
     ]
     assert untagged == []
     tagged = [r for r in stack_run.resources if r.custom and _taggable(r.type)]
-    assert {
-        "aws:ec2/instance:Instance",
-        "aws:ebs/volume:Volume",
-        "aws:s3/bucket:Bucket",
-        "aws:lb/loadBalancer:LoadBalancer",
-    } <= {r.type for r in tagged}
+    edge = {"aws:lb/loadBalancer:LoadBalancer"} if stack_run.of_type("aws:lb/loadBalancer:LoadBalancer") else set()
+    assert {"aws:ec2/instance:Instance", "aws:ebs/volume:Volume", "aws:s3/bucket:Bucket", *edge} <= {
+        r.type for r in tagged
+    }
     assert {r.inputs["tags"]["stack"] for r in tagged} == {stack_run.stack}
 
 
@@ -96,18 +98,53 @@ def test_component_tag_names_the_component_that_made_the_resource(prod: engine.R
             assert r.inputs["tags"]["component"] == expected[components[r.parent].type], r.name
 
 
-def test_staging_is_structurally_the_same_as_prod(staging: engine.Run, prod: engine.Run) -> None:
-    def shape(run: engine.Run) -> set[tuple[str, str]]:
-        # One subscription per alert address: how many is data, not structure.
-        return {(r.type, re.sub(r"-email-\d+$", "-email-N", r.name)) for r in run.resources}
+def _shape(run: engine.Run) -> set[tuple[str, str]]:
+    # One subscription per alert address: how many is data, not structure.
+    return {(r.type, re.sub(r"-email-\d+$", "-email-N", r.name)) for r in run.resources}
 
+
+def test_staging_in_prods_design_is_structurally_the_same_as_prod(staging_alb: engine.Run, prod: engine.Run) -> None:
     # The only difference: prod has a Route53 zone, so its certificate is validated there.
-    assert shape(prod) - shape(staging) == {
+    assert _shape(prod) - _shape(staging_alb) == {
         ("aws:route53/record:Record", "cert-validation-0"),
         ("aws:route53/record:Record", "cert-validation-1"),
         ("aws:route53/record:Record", "cert-validation-2"),
     }
-    assert shape(staging) - shape(prod) == set()
+    assert _shape(staging_alb) - _shape(prod) == set()
+
+
+def test_staging_differs_from_prod_only_at_its_edge_and_in_its_running_hours(
+    staging: engine.Run, prod: engine.Run
+) -> None:
+    """The workload, its data path and the platform under it are prod's; the ALB and the always-on host are not."""
+    only_prod = {(t.split(":")[1].split("/")[0], n) for t, n in _shape(prod) - _shape(staging)}
+    assert {m for m, _ in only_prod} == {"lb", "acm", "load_balancer", "route53", "ec2", "vpc", "cloudwatch"}
+    assert {n for m, n in only_prod if m in ("ec2", "vpc", "cloudwatch", "route53")} == {
+        "alb",
+        "alb-in-80",
+        "alb-in-443",
+        "alb-out-3000",
+        "alb-out-8055",
+        "host-in-3000",
+        "host-in-8055",
+        "app-unhealthy",
+        "cms-unhealthy",
+        "alb-5xx-rate",
+        "cert-validation-0",
+        "cert-validation-1",
+        "cert-validation-2",
+    }
+    assert _shape(staging) - _shape(prod) == {
+        ("quintas:edge:HostEdge", "edge"),
+        ("aws:iam/rolePolicy:RolePolicy", "acme-dns"),
+        ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "host-in-80"),
+        ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "host-in-443"),
+        ("docker:index/volume:Volume", "traefik-acme"),
+        ("quintas:schedule:HostSchedule", "schedule"),
+        ("aws:iam/role:Role", "scheduler"),
+        ("aws:iam/rolePolicy:RolePolicy", "scheduler"),
+        *(("aws:scheduler/schedule:Schedule", n) for n in ("host-stop", "host-start", "checks-pause", "checks-resume")),
+    }
 
 
 def test_staging_is_cheaper_than_prod(staging: engine.Run, prod: engine.Run) -> None:
@@ -144,7 +181,7 @@ def test_components_expose_what_the_container_stack_needs() -> None:
         pulumi.export("x-logs", buckets.logs.name)
         pulumi.export("x-uploads-arn", buckets.uploads.arn)
 
-    run = simulate("staging", program)
+    run = simulate("staging", program, edge="alb", schedule="always")
     assert seen["host"].ssh_user == "ubuntu"
     assert seen["monitoring"].log_group_names["postgres"] == "/quintas-crm/staging/postgres"
     assert {r._name for r in seen["monitoring"].ready} == {*seen["monitoring"].log_group_names, "host-telemetry"}

@@ -49,26 +49,26 @@ def test_every_rule_has_a_description(stack_run: engine.Run, direct: engine.Run)
         assert rules and all(len(r.inputs.get("description", "")) > 10 for r in rules)
 
 
-def test_alb_admits_only_http_and_https_from_the_internet(stack_run: engine.Run) -> None:
-    rules = _rules(stack_run, INGRESS, "alb")
+def test_alb_admits_only_http_and_https_from_the_internet(alb_run: engine.Run) -> None:
+    rules = _rules(alb_run, INGRESS, "alb")
     assert sorted((r.inputs["fromPort"], r.inputs["toPort"], r.inputs["cidrIpv4"]) for r in rules) == [
         (80, 80, "0.0.0.0/0"),
         (443, 443, "0.0.0.0/0"),
     ]
 
 
-def test_alb_sends_only_to_the_host_target_ports(stack_run: engine.Run) -> None:
-    host = _group(stack_run, "host").id
-    rules = _rules(stack_run, EGRESS, "alb")
+def test_alb_sends_only_to_the_host_target_ports(alb_run: engine.Run) -> None:
+    host = _group(alb_run, "host").id
+    rules = _rules(alb_run, EGRESS, "alb")
     assert sorted((r.inputs["fromPort"], r.inputs["referencedSecurityGroupId"]) for r in rules) == [
         (3000, host),
         (8055, host),
     ]
 
 
-def test_host_admits_target_ports_only_from_the_alb_group(stack_run: engine.Run) -> None:
-    alb = _group(stack_run, "alb").id
-    rules = _rules(stack_run, INGRESS, "host")
+def test_host_admits_target_ports_only_from_the_alb_group(alb_run: engine.Run) -> None:
+    alb = _group(alb_run, "alb").id
+    rules = _rules(alb_run, INGRESS, "host")
     assert sorted(
         (r.inputs["fromPort"], r.inputs["toPort"], r.inputs.get("referencedSecurityGroupId")) for r in rules
     ) == [

@@ -183,13 +183,26 @@ def test_the_ecs_stacks_plan_with_no_mandatory_violation(ecs_run: engine.Run, pr
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 def test_the_ecs_stack_files_are_the_shipped_ones_with_the_topology(environment: str) -> None:
+    """Every setting mirrors the shipped stack's but the scale-out ones and those only a host gives meaning
+    to: the ecs file keeps edge `alb` and schedule `always`; where the shipped stack runs office hours (its
+    backup inside them), the always-running ecs stack backs up at the night-time hour prod uses."""
+
     def settings(stack: str) -> dict[str, Any]:
         doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-        return {k.split(":", 1)[-1]: v for k, v in doc.items() if k.split(":", 1)[-1] not in SCALE_OUT_KEYS}
+        return {k.split(":", 1)[-1]: v for k, v in doc.items()}
 
-    assert settings(f"{environment}-ecs") == settings(environment)
-    scale_out = yaml.safe_load((ROOT / f"Pulumi.{environment}-ecs.yaml").read_text())["config"]
-    assert scale_out["quintas-crm-infra:topology"] == "ecs"
+    shipped_settings, ecs = settings(environment), settings(f"{environment}-ecs")
+    assert ecs["topology"] == "ecs"
+    assert ecs.get("edge", "alb") == "alb" and ecs.get("schedule", "always") == "always"
+    host_only = {"edge", "schedule"}
+    if "schedule" in shipped_settings:  # a backup time chosen to fall inside the office hours
+        host_only.add("backupTime")
+        assert ecs["backupTime"] == settings("prod")["backupTime"] != shipped_settings["backupTime"]
+
+    def mirrored(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in SCALE_OUT_KEYS | host_only}
+
+    assert mirrored(ecs) == mirrored(shipped_settings)
 
 
 def test_a_change_to_a_service_spec_reaches_the_host_container_and_the_task_definition(

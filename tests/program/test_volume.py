@@ -57,9 +57,10 @@ def test_lifecycle_policy_snapshots_daily_and_keeps_configured_days(staging: eng
 
 
 def test_snapshots_run_an_hour_after_the_local_backup_time(stack_run: engine.Run) -> None:
-    # 02:00 in America/Mexico_City (UTC-6, no daylight saving since 2022) + 1 h = 09:00 UTC.
+    # America/Mexico_City is UTC-6 (no daylight saving since 2022): prod's 02:00 + 1 h = 09:00 UTC;
+    # staging's 07:30 (inside its office hours) + 1 h = 14:30 UTC.
     (schedule,) = stack_run.one(DLM, "daily").inputs["policyDetails"]["schedules"]
-    assert schedule["createRule"]["times"] == "09:00"
+    assert schedule["createRule"]["times"] == {"prod": "09:00", "staging": "14:30"}[stack_run.stack]
 
 
 @pytest.mark.parametrize(

@@ -47,10 +47,10 @@ def service_names_of(run: engine.Run) -> list[str]:
 def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run) -> None:
     import io
 
-    from ops.cli.plan import render_text
+    from ops.cli.plan_text import render_tree
 
     out = io.StringIO()
-    render_text(staging, out)
+    render_tree(staging, out, full=True)
     blocks = out.getvalue().split("+ docker:index/container:Container  ")[1:]
     assert len(blocks) == 14
     for block in blocks:

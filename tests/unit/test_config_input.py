@@ -171,8 +171,10 @@ def test_a_secure_owner_never_becomes_a_plain_tag() -> None:
 @pytest.mark.parametrize("key", sorted(settings.KNOWN_KEYS - {"owner"}) + ["aws:region"])
 def test_no_setting_is_read_from_a_secure_value_into_plain_settings(key: str) -> None:
     full = key if ":" in key else f"{P}:{key}"
-    # Unset in prod: noncurrentVersionExpirationDays ("40"); the scale-out settings are in prod-ecs.
-    value = {**_shipped("prod-ecs"), **_shipped("prod")}.get(full, "40")
+    # Unset in prod: noncurrentVersionExpirationDays ("40"), and edge and schedule (their defaults); the
+    # scale-out settings are in prod-ecs.
+    defaults = {f"{P}:edge": "alb", f"{P}:schedule": "always"}
+    value = {**defaults, **_shipped("prod-ecs"), **_shipped("prod")}.get(full, "40")
     error = problems("prod", secret=(key,), **{key: value})
     assert error.keys == [full]
     assert "must not be a secret" in str(error)

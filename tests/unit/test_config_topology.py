@@ -17,7 +17,29 @@ def test_both_shipped_stacks_default_to_the_single_host_topology() -> None:
 
 def test_the_scale_out_sizes_default_per_environment() -> None:
     assert read("prod", topology="ecs").scale_out == ScaleOut(2, 6, "db.t4g.medium", "cache.t4g.small")
-    assert read("staging", topology="ecs").scale_out == ScaleOut(1, 2, "db.t4g.micro", "cache.t4g.micro")
+    staging = read("staging", topology="ecs", edge="alb", schedule="always")  # as in Pulumi.staging-ecs.yaml
+    assert staging.scale_out == ScaleOut(1, 2, "db.t4g.micro", "cache.t4g.micro")
+    assert (staging.edge, staging.schedule) == ("alb", None)
+
+
+def test_ecs_refuses_edge_host_naming_the_fix() -> None:
+    """No host, no Traefik to end TLS on: edge host with ecs is an error saying what to set instead."""
+    error = problems("prod", topology="ecs", edge="host", route53ZoneId="Z0123456789ABCDEFGHIJ")
+    assert error.keys == [f"{P}:edge"]
+    assert "alb with topology ecs" in str(error) and "set edge to alb, or topology to single-host" in str(error)
+    assert read("prod", edge="host", route53ZoneId="Z0123456789ABCDEFGHIJ").edge == "host"  # fine on a host
+
+
+def test_ecs_refuses_a_schedule_naming_the_fix() -> None:
+    """No host to stop off hours: a schedule with ecs is an error; `always` is what ecs runs."""
+    error = problems("staging", topology="ecs", edge="alb")
+    assert error.keys == [f"{P}:schedule"]
+    assert "always with topology ecs" in str(error) and "set it to always" in str(error)
+
+
+def test_staging_moved_to_ecs_as_it_stands_gets_both_errors_at_once() -> None:
+    """Staging runs edge host and office hours: both are named together, before any resource exists."""
+    assert problems("staging", topology="ecs").keys == [f"{P}:edge", f"{P}:schedule"]
 
 
 def test_ecs_with_its_own_sizes() -> None:

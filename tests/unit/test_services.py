@@ -181,8 +181,10 @@ def test_traefik_routes_only_labelled_containers_on_3000_and_8055_with_metrics_a
         "--accesslog.format=json",
     ):
         assert flag in traefik.command
-    assert [(p.host, p.container) for p in traefik.ports] == [(3000, 3000), (8055, 8055)]
-    assert traefik.volumes == (Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),)
+    public = [(80, 80), (443, 443)] if staging_config.edge == "host" else []  # Traefik is the edge: no ALB
+    assert [(p.host, p.container) for p in traefik.ports] == [(3000, 3000), (8055, 8055), *public]
+    acme = (Volume("traefik-acme", "/letsencrypt"),) if staging_config.edge == "host" else ()  # its certificate
+    assert traefik.volumes == (Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True), *acme)
 
 
 def test_directus_uses_postgres_redis_cache_s3_uploads_and_secret_files(staging_config: StackConfig) -> None:

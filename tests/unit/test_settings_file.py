@@ -8,6 +8,7 @@ traceback, and never with a setting silently changed or lost.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,4 +141,7 @@ def test_the_shipped_stack_files_read_unchanged() -> None:
     for stack in engine.available_stacks():
         config, secret_keys = load_stack_settings(stack)
         assert config[f"{PROJECT}:environment"] == stack.split("-")[0] and secret_keys == []
-        assert config[f"{PROJECT}:backupTime"] == "02:00"
+        # Times stay text (YAML 1.2), also inside a map: staging's office hours.
+        assert config[f"{PROJECT}:backupTime"] == {"staging": "07:30"}.get(stack, "02:00")
+    staging, _ = load_stack_settings("staging")
+    assert json.loads(staging[f"{PROJECT}:schedule"]) == {"days": "MON-FRI", "start": "07:00", "stop": "21:00"}

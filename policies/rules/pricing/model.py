@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .book import PriceBook
+from .schedule import SCHEDULE, running_hours, runs_per_month
 
 STACK = "(stack)"
 GLOBAL_REGION = "us-east-1"  # Route 53 is a global service, billed as us-east-1
@@ -99,7 +100,9 @@ def _num(value: Any, default: float = 0.0) -> float:
 def instance(p: Pricer, it: Item) -> list[Line]:
     itype = str(it.props.get("instanceType") or "")
     burst = "; average CPU at or below the burst baseline, so no surplus-credit charges" if itype[:1] == "t" else ""
-    lines = [p.line(it, f"ec2.instance.{itype}", p.hours, f"{itype} instance hours", f"runs all month{burst}")]
+    scheduled = running_hours(((s.name, s.props) for s in p.of_type(SCHEDULE)), p.hours)
+    hours, when = scheduled or (p.hours, "runs all month")
+    lines = [p.line(it, f"ec2.instance.{itype}", hours, f"{itype} instance hours", f"{when}{burst}")]
     root = it.props.get("rootBlockDevice") or {}
     size = _num(root.get("volumeSize"), _num(p.usage["root_volume_default_gb"]))
     size_note = "" if root.get("volumeSize") else f"size unset: the AMI's {size:g} GB assumed"
@@ -172,7 +175,7 @@ def lifecycle_policy(p: Pricer, it: Item) -> list[Line]:
         gb = size * (used + change * max(retained - 1, 0))
         why = (
             f"{retained:g} snapshots of {size:g} GB kept: the first stores the used {used:.0%},"
-            f" each later one the {change:.1%} changed since the one before"
+            f" each later one the {change * 100:.3g}% changed since the one before"
         )
         lines.append(p.line(it, "ebs.snapshot.standard", gb, f"snapshots of {target[0]}", why))
     return lines
@@ -342,6 +345,11 @@ def kms_key(p: Pricer, it: Item) -> list[Line]:
     ]
 
 
+def schedule(p: Pricer, it: Item) -> list[Line]:
+    runs, why = runs_per_month(str(it.props.get("scheduleExpression") or ""), p.hours)
+    return [p.line(it, "scheduler.invocation", runs / 1e6, "scheduled invocations", why)]
+
+
 def secret(p: Pricer, it: Item) -> list[Line]:
     return [p.line(it, "secretsmanager.secret", 1, "secret")]
 
@@ -366,6 +374,7 @@ RULES: Mapping[str, Callable[[Pricer, Item], list[Line]]] = {
     "aws:kms/key:Key": kms_key,
     "aws:ecr/repository:Repository": ecr_repository,
     "aws:secretsmanager/secret:Secret": secret,
+    SCHEDULE: schedule,
 }
 
 
