@@ -273,3 +273,12 @@ def test_an_advisory_finding_carries_the_written_reason_of_the_config_or_else_th
     assert [f.reason for f in public_ip] == [
         next(r for r in policy.RULES if r.name == "ec2-no-public-ipv4").advisory_reason
     ]
+
+
+def test_staging_says_why_its_host_is_public_at_its_edge() -> None:
+    """Staging's host serves 80 and 443 itself (edge: host): the advisory reason says so, not the ALB stack's."""
+    code, out, _ = _plan("--stack", "staging")
+    summary = "\n".join(out.splitlines()[:12])
+    assert code == 0 and "[advisory] ec2-no-public-ipv4" in summary
+    assert "its Elastic IP is the public edge, open on 80 and 443 only" in summary
+    assert "no inbound rule from the internet" not in summary
