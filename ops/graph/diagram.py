@@ -13,13 +13,15 @@ balancer whose security group is open to 0.0.0.0/0, or (no load balancer, `edge:
 the containers publishing the ports the host's group opens to it; the load balancer's
 target groups reach the container that publishes their ports (Traefik); it routes to the
 containers labelled `traefik.enable`; a container reaches the containers and buckets
-its environment names. A node reachable from, or addressable on, the internet is
+its environment names. On ECS the load balancer's target groups reach the Fargate services,
+and a service reaches the database, cache and buckets its task's environment names. A node reachable from, or addressable on, the internet is
 marked public with the reason. Everything is sorted, so the same run gives the same
 diagram.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,14 @@ from ops.sim import engine
 INTERNET = "internet"
 CONTAINER = "docker:index/container:Container"
 OPEN_TO_ALL = "0.0.0.0/0"
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+BUCKET = "aws:s3/bucket:Bucket"
+# Where a task connects to a data store: the output holding the address its environment names.
+DATA_ADDRESSES = {
+    "aws:rds/instance:Instance": "address",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "primaryEndpointAddress",
+}
 # Environment keys whose value is where a container connects to (DB_HOST, REDIS_ADDR, DATA_SOURCE_URI...).
 ADDRESS_KEY = re.compile(r"HOST$|ADDR|URI|URL")
 
@@ -221,6 +231,27 @@ def _traffic(shown: list[engine.Resource], nid: Callable[[engine.Resource], str]
             entry = sorted(v for k, v in labels.items() if k.endswith(".entrypoints"))
             edges += [Edge(nid(router), nid(c), "traffic", ", ".join(entry)) for router in routers]
     edges += _named_in_environment(containers, shown, nid)
+    return edges + _fargate(shown, nid)
+
+
+def _fargate(shown: list[engine.Resource], nid: Callable[[engine.Resource], str]) -> list[Edge]:
+    """The load balancers reach the Fargate services behind their target groups; a service reaches the
+    data stores (by address) and buckets (by name) its task definition's environment names."""
+    tasks = {str(r.outputs.get("arn")): r for r in shown if r.type == TASK_DEFINITION}
+    stores = {str(r.outputs.get(DATA_ADDRESSES[r.type])): (r, "") for r in shown if r.type in DATA_ADDRESSES}
+    stores |= {str(r.inputs.get("bucket")): (r, "S3") for r in shown if r.type == BUCKET}
+    balancers = [r for r in shown if r.type == "aws:lb/loadBalancer:LoadBalancer"]
+    edges = []
+    for service in (r for r in shown if r.type == ECS_SERVICE):
+        ports = sorted({_port(b.get("containerPort")) for b in service.inputs.get("loadBalancers") or []})
+        edges += [Edge(nid(lb), nid(service), "traffic", ", ".join(ports)) for lb in balancers if ports]
+        task = tasks.get(str(service.inputs.get("taskDefinition")))
+        definitions = json.loads(str(task.inputs.get("containerDefinitions") or "[]")) if task else []
+        values = {str(e.get("value")) for d in definitions for e in d.get("environment") or []}
+        for address, (store, label) in sorted(stores.items()):  # the address alone, or the host of a URL
+            named = re.compile(rf"(?:^|[/@]){re.escape(address)}(?:[:/]|$)")
+            if any(named.search(v) for v in values):
+                edges.append(Edge(nid(service), nid(store), "traffic", label))
     return edges
 
 

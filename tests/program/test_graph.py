@@ -12,7 +12,7 @@ from ops.__main__ import build_parser
 from ops.cli import graph as verb
 from ops.graph import diagram, render
 from ops.sim import engine
-from tests.conftest import require_tool
+from tests.conftest import require_tool, shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -79,6 +79,19 @@ def test_staging_without_a_load_balancer_takes_traffic_at_traefik_on_the_host(st
     assert ("Container_traefik", "Container_directus") in traffic
     assert not any(n.name == "alb" for n in drawing.nodes)
     assert {n.name: n.public for n in drawing.nodes if n.public} == {"host": "open to the internet on 80, 443"}
+
+
+def test_on_ecs_traffic_runs_internet_alb_fargate_services_data() -> None:
+    """topology ecs: the target groups reach the Fargate services; directus reaches RDS, Redis, uploads."""
+    drawing = diagram.build(shipped("staging-ecs"))
+    traffic = {(e.source, e.target): e.label for e in drawing.edges if e.kind == "traffic"}
+    redis = next(n.id for n in drawing.nodes if n.name == "redis")  # the replication group, or what holds it
+    assert traffic[("internet", "LoadBalancer_alb")] == "80, 443"
+    assert traffic[("LoadBalancer_alb", "Service_frontend")] == "3000"
+    assert traffic[("LoadBalancer_alb", "Service_directus")] == "8055"
+    assert ("Service_directus", "Instance_postgres") in traffic and ("Service_directus", redis) in traffic
+    assert traffic[("Service_directus", "Bucket_uploads")] == "S3"
+    assert not any(source == "Service_frontend" for source, _ in traffic)  # the frontend names no data store
 
 
 def test_every_cloud_resource_is_a_node_or_folded_into_one(prod: engine.Run) -> None:
