@@ -1,7 +1,8 @@
 """Quintas CRM on AWS: one stack (staging or prod) of the whole environment.
 
 Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
-  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS.
+  WAF on the ALB (prod); host: data volume at /srv/data; S3 uploads, backups (Object Lock,
+  replicated in prod), logs; CloudWatch alarms -> SNS (KMS); VPC flow log of rejected traffic.
   containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
 
 Read top to bottom: the AWS infrastructure (components/aws, which knows nothing of
@@ -14,11 +15,13 @@ import pulumi
 
 from components.aws.buckets import Buckets, BucketsArgs
 from components.aws.host import AppHost, AppHostArgs
+from components.aws.keys import Keys, KeysArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
+from components.aws.waf import Firewall, FirewallArgs
 from components.config import StackConfig
 from components.workload.catalogue import CatalogueInputs, catalogue
 from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
@@ -28,7 +31,8 @@ from components.workload.services import with_config_files
 
 config = StackConfig.load()  # each Args.for_stack maps the settings onto one component
 
-network = Network("network", NetworkArgs.for_stack(config))
+keys = Keys("keys", KeysArgs.for_stack(config))  # the telemetry key: log groups and the alert topic
+network = Network("network", NetworkArgs.for_stack(config, keys.telemetry_key_arn))
 security = SecurityGroups("security", SecurityGroupsArgs.for_stack(config, network))
 buckets = Buckets("buckets", BucketsArgs.for_stack(config))
 data = DataVolume("data", DataVolumeArgs.for_stack(config, network))
@@ -38,12 +42,16 @@ routes = [  # host name -> Traefik's entrypoint; Grafana is served on the app en
     Route("cms", config.cms_host, 8055, "/server/ping", 20),
 ]
 alb = LoadBalancer("alb", LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes))
+if config.waf != "off":
+    Firewall("waf", FirewallArgs.for_stack(config, alb.arn, keys.telemetry_key_arn))
 
 # The workload: image repositories and secrets first, then the catalogue that refers to them.
 containers = ContainerStack("containers", ContainersArgs.for_stack(config))
 services = catalogue(config, CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets))
 names = [s.name for s in services]  # one CloudWatch log group per container
-monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+monitoring = Monitoring(
+    "monitoring", MonitoringArgs.for_stack(config, host, alb, names, routes[0], kms_key_arn=keys.telemetry_key_arn)
+)
 # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
 services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
 # After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.

@@ -27,6 +27,9 @@ OUTPUTS = {
 REQUIRED_TAGS = ("project", "stack", "owner", "managed-by", "component")
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
 def _taggable(type_token: str) -> bool:
     """Whether the provider's resource class takes `tags` (from the SDK itself, not a list kept here)."""
     package, module_path, _ = type_token.split(":")
@@ -90,6 +93,8 @@ def test_component_tag_names_the_component_that_made_the_resource(prod: engine.R
         "quintas:load_balancer:LoadBalancer": "load-balancer",
         "quintas:monitoring:Monitoring": "monitoring",
         "quintas:registry:ImageRepositories": "registry",
+        "quintas:keys:Keys": "keys",
+        "quintas:waf:Firewall": "waf",
     }
     for r in prod.resources:
         if r.custom and r.parent in components and "tags" in r.inputs:
@@ -101,12 +106,21 @@ def test_staging_is_structurally_the_same_as_prod(staging: engine.Run, prod: eng
         # One subscription per alert address: how many is data, not structure.
         return {(r.type, re.sub(r"-email-\d+$", "-email-N", r.name)) for r in run.resources}
 
-    # The only difference: prod has a Route53 zone, so its certificate is validated there.
-    assert shape(prod) - shape(staging) == {
+    # The differences: prod has a Route53 zone, so its certificate is validated there; prod
+    # replicates its data to another region (staging opts out) and has the WAF (off in staging).
+    replicated = {("pulumi:providers:aws", "replica"), ("aws:iam/role:Role", "replication")}
+    replicated |= {("aws:iam/rolePolicy:RolePolicy", "replication")}
+    replicated |= {("aws:s3/bucketReplicationConfig:BucketReplicationConfig", p) for p in ("backups", "uploads")}
+    replicated |= {(t, name) for t, name in shape(prod) if name.endswith("-replica")}
+    waf = {
+        (t, n) for t, n in shape(prod) if t.startswith(("aws:wafv2/", "quintas:waf:")) or (t, n) == (LOG_GROUP, "waf")
+    }
+    assert shape(prod) - shape(staging) - replicated - waf == {
         ("aws:route53/record:Record", "cert-validation-0"),
         ("aws:route53/record:Record", "cert-validation-1"),
         ("aws:route53/record:Record", "cert-validation-2"),
     }
+    assert len(waf) == 5 and len([r for r in replicated if r[0] == "aws:s3/bucket:Bucket"]) == 2
     assert shape(staging) - shape(prod) == set()
 
 
@@ -199,6 +213,8 @@ def test_prod_protects_and_retains_exactly_the_data_resources(prod: engine.Run) 
     assert kept == [
         ("aws:ebs/volume:Volume", "data"),
         ("aws:s3/bucket:Bucket", "backups"),
+        ("aws:s3/bucket:Bucket", "backups-replica"),
         ("aws:s3/bucket:Bucket", "uploads"),
+        ("aws:s3/bucket:Bucket", "uploads-replica"),
     ]
     assert all(r.protect and r.retain_on_delete for r in prod.resources if (r.type, r.name) in kept)
