@@ -47,6 +47,7 @@ SERVICES = {
     "route53": "Route 53",
     "sns": "SNS",
     "kms": "KMS",
+    "waf": "AWS WAF",
     "ecr": "ECR",
     "secretsmanager": "Secrets Manager",
     "transfer": "Data transfer out",
@@ -118,6 +119,42 @@ def _verdict(stack: str, total: float, rows: list[tuple[str, float, str]]) -> st
     return f"Misses the goal of {_usd(goal)}/month by {_usd(total - goal)}.{fix}"
 
 
+# What protects the data and the logins, by feature: which lines each one adds.
+PROTECTION: dict[str, Callable[[Line], bool]] = {
+    "WAF: web ACL, rules, requests and its log": lambda line: (
+        (line.price_key or "").startswith("waf.") or line.resource == "waf"
+    ),
+    "Replicas of backups and uploads in the replica region": lambda line: (
+        line.resource.endswith("-replica") or line.price_key == "s3.replication.transfer"
+    ),
+    "Snapshot copies in the replica region": lambda line: "copies" in line.item,
+    "KMS key of the logs and the alert topic": lambda line: (line.price_key or "").startswith("kms."),
+    "VPC flow log (rejected traffic)": lambda line: line.resource == "flow-log",
+}
+
+
+def protection(est: cost.Estimate, budget_usd: float) -> list[str]:
+    """What the security features add, by feature, and what the stack costs without them."""
+    rows = [(name, _sum(est, match)) for name, match in PROTECTION.items()]
+    added = sum(v for _, v in rows)
+    if not added:
+        return []
+    before = est.total_usd - added
+    return [
+        "What protection costs (the budget's reason):",
+        "",
+        "| feature | monthly |",
+        "|---|---:|",
+        *(f"| {name} | {_usd(v)} |" for name, v in rows if v),
+        f"| **all of them** | **{_usd(added)}** |",
+        "",
+        f"Without them the stack costs {_usd(before)}/month. They protect the CRM's data and logins against "
+        "a region outage, a compromised host and password guessing, which no cheaper option does, so the "
+        f"budget is {_usd(budget_usd)} instead of the goal: the goal is kept as the reference for the rest.",
+        "",
+    ]
+
+
 def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]]:
     run, config = cost.run_with_config(stack)
     est = cost.estimate(run, config)
@@ -140,6 +177,8 @@ def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]
         out += [f"Cost drivers: {drivers}: {share:.0%} of the total.", ""]
     out += ["| service | monthly | share |", "|---|---:|---:|"]
     out += [f"| {name} | {_usd(v)} | {v / total:.0%} |" for name, v in services] if total else []
+    if config.monthly_budget_usd > GOALS_USD.get(stack, config.monthly_budget_usd):
+        out += ["", *protection(est, config.monthly_budget_usd)]
     if rows:
         out += ["", "Cheaper options (each re-estimated from the program):", ""]
         out += ["| option | monthly | saves | trade-off |", "|---|---:|---:|---|"]
