@@ -50,7 +50,7 @@ containers = ContainerStack("containers", ContainersArgs.for_stack(config))
 services = catalogue(config, CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets))
 names = [s.name for s in services]  # one CloudWatch log group per container
 monitoring = Monitoring(
-    "monitoring", MonitoringArgs.for_stack(config, host, alb, names, routes[0], kms_key_arn=keys.telemetry_key_arn)
+    "monitoring", MonitoringArgs.for_stack(config, host, alb, names, routes[0], kms_key_arns=keys.telemetry_key_arns)
 )
 # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
 services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))

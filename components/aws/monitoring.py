@@ -29,10 +29,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.host import AppHost
+from components.aws.keys import HEALTH_CHECK_REGION
 from components.aws.load_balancer import LoadBalancer, Route
 from components.config import StackConfig
-
-HEALTH_CHECK_REGION = "us-east-1"
 
 
 def log_group_name(stack: str, service: str) -> str:
@@ -72,6 +71,8 @@ class MonitoringArgs:
     kms_key_arn: pulumi.Input[str] | None = None
     """Customer managed key of the alert topic and the log groups (Keys.telemetry_key_arn); None: the
     topic is unencrypted and the log groups use CloudWatch's default encryption."""
+    health_check_kms_key_arn: pulumi.Input[str] | None = None
+    """The key of the us-east-1 alert topic of a stack elsewhere (a key is regional); None: unencrypted."""
 
     @classmethod
     def for_stack(
@@ -81,7 +82,7 @@ class MonitoringArgs:
         alb: LoadBalancer,
         services: Sequence[str],
         health_check: Route,
-        kms_key_arn: pulumi.Input[str] | None = None,
+        kms_key_arns: Mapping[str, pulumi.Input[str]] | None = None,
     ) -> MonitoringArgs:
         """Alarms on the host and the ALB, a log group per service, Route53 checking `health_check` from outside."""
         return cls(
@@ -98,7 +99,8 @@ class MonitoringArgs:
             health_check_host=health_check.host,
             health_check_path=health_check.health_path,
             host_role_name=host.role_name,
-            kms_key_arn=kms_key_arn,
+            kms_key_arn=(kms_key_arns or {}).get(config.region),
+            health_check_kms_key_arn=(kms_key_arns or {}).get(HEALTH_CHECK_REGION),
         )
 
 
@@ -149,12 +151,12 @@ class Monitoring(pulumi.ComponentResource):
 
     def _topic(self, name: str, region: str | None) -> aws.sns.Topic:
         # The customer managed key, not the AWS managed SNS key, which CloudWatch alarms cannot use.
-        # A key is regional: the us-east-1 topic of a stack elsewhere stays unencrypted.
+        # A key is regional: the us-east-1 topic of a stack elsewhere has its own.
         topic = aws.sns.Topic(
             name,
             name=f"{self._args.name}-{name}",
             display_name=f"Quintas CRM {self._args.stack} alerts",
-            kms_master_key_id=self._args.kms_key_arn if region is None else None,
+            kms_master_key_id=self._args.kms_key_arn if region is None else self._args.health_check_kms_key_arn,
             region=region,
             tags=dict(self._args.tags),
             opts=pulumi.ResourceOptions(parent=self),

@@ -134,3 +134,19 @@ def test_dlm_may_copy_tag_and_expire_its_snapshots_in_the_replica_region(prod: e
     assert statement(policy, "CopySnapshotsToTheCopyRegion")["Resource"] == both
     assert statement(policy, "ExpireOwnSnapshots")["Resource"] == both
     assert statement(policy, "SnapshotTheDataVolume")["Resource"][1] == "arn:aws:ec2:us-east-1::snapshot/*"
+
+
+def test_a_stack_outside_us_east_1_encrypts_its_health_check_topic_with_a_key_there() -> None:
+    """The health-check alarm's topic must be in us-east-1, and a key is regional: it gets its own."""
+    from ops.sim import policy
+
+    run = engine.run("staging", overrides={"aws:region": "us-west-2"})
+    key = run.one("aws:kms/key:Key", "telemetry-us-east-1")
+    assert (key.inputs["region"], key.inputs["enableKeyRotation"]) == ("us-east-1", True)
+    assert run.one("aws:sns/topic:Topic", "alerts-us-east-1").inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    home = run.one("aws:kms/key:Key", "telemetry")
+    assert (
+        "region" not in home.inputs
+        and run.one("aws:sns/topic:Topic", "alerts").inputs["kmsMasterKeyId"] == (home.outputs["arn"])
+    )
+    assert policy.mandatory(policy.evaluate(run)) == []
