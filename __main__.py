@@ -2,7 +2,8 @@
 
 Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> EC2 host (Docker)
   (edge `host`: Internet -> Elastic IP :443 -> Traefik (TLS, Let's Encrypt) on the host; no ALB)
-  host: data volume at /srv/data; S3 uploads, backups, logs; CloudWatch alarms -> SNS;
+  WAF on the ALB (prod); host: data volume at /srv/data; S3 uploads, backups (Object Lock,
+  replicated in prod), logs; CloudWatch alarms -> SNS (KMS); VPC flow log of rejected traffic;
   stopped and started by EventBridge Scheduler outside office hours when `schedule` says so.
   containers on the host: Traefik -> frontend, directus -> postgres, redis; monitoring.
 
@@ -17,12 +18,14 @@ import pulumi
 from components.aws.buckets import Buckets, BucketsArgs
 from components.aws.edge import HostEdge, HostEdgeArgs
 from components.aws.host import AppHost, AppHostArgs
+from components.aws.keys import Keys, KeysArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.schedule import HostSchedule, HostScheduleArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
+from components.aws.waf import Firewall, FirewallArgs
 from components.config import StackConfig
 from components.workload.catalogue import CatalogueInputs, catalogue
 from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
@@ -32,7 +35,8 @@ from components.workload.services import with_config_files
 
 config = StackConfig.load()  # each Args.for_stack maps the settings onto one component
 
-network = Network("network", NetworkArgs.for_stack(config))
+keys = Keys("keys", KeysArgs.for_stack(config))  # the telemetry key: log groups and the alert topic
+network = Network("network", NetworkArgs.for_stack(config, keys.telemetry_key_arn))
 security = SecurityGroups("security", SecurityGroupsArgs.for_stack(config, network))
 buckets = Buckets("buckets", BucketsArgs.for_stack(config))
 data = DataVolume("data", DataVolumeArgs.for_stack(config, network))
@@ -43,6 +47,8 @@ routes = [  # host name -> Traefik's entrypoint; Grafana is served on the app en
 ]
 alb_args = LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes)  # None: edge `host`
 alb = LoadBalancer("alb", alb_args) if alb_args else None
+if alb and config.waf != "off":
+    Firewall("waf", FirewallArgs.for_stack(config, alb.arn, keys.telemetry_key_arn))
 edge_args = HostEdgeArgs.for_stack(config, host)  # edge `host`: Traefik's certificates by DNS-01
 edge = HostEdge("edge", edge_args) if edge_args else None
 
@@ -50,7 +56,8 @@ edge = HostEdge("edge", edge_args) if edge_args else None
 containers = ContainerStack("containers", ContainersArgs.for_stack(config))
 services = catalogue(config, CatalogueInputs.for_stack(config, buckets, containers.repositories, containers.secrets))
 names = [s.name for s in services]  # one CloudWatch log group per container
-monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+monitoring_args = MonitoringArgs.for_stack(config, host, alb, names, routes[0], kms_key_arns=keys.telemetry_key_arns)
+monitoring = Monitoring("monitoring", monitoring_args)
 schedule_args = HostScheduleArgs.for_stack(config, host, monitoring)  # None: the host runs always
 schedule = HostSchedule("schedule", schedule_args) if schedule_args else None
 # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.

@@ -2,7 +2,7 @@
 
 Nothing else in the program reads `pulumi.Config`. Settings are read section by
 section (identity, names, machine, backup schedule, recovery, retention, alerting,
-access, images, replication, ownership: components/config_sections.py), each with
+access, images, replication, firewall, ownership: components/config_sections.py), each with
 the checks of components/config_checks.py; all problems are collected and raised together as
 one ConfigError before any resource is registered, so an operator fixes a
 settings file in one pass instead of one error per `pulumi preview`.
@@ -19,7 +19,7 @@ import pulumi
 from components import config_sections as sections
 from components.config_checks import ConfigProblem, Reader
 from components.config_limits import PLAIN_BECAUSE, REGION_PLAIN_BECAUSE, check_stack_name
-from components.config_sections import INSTANCE_TYPES, Edge, Environment, ImageTags, InstanceShape, SshMode
+from components.config_sections import INSTANCE_TYPES, Edge, Environment, ImageTags, InstanceShape, SshMode, WafMode
 from components.office_hours import OfficeHours
 
 PROJECT = "quintas-crm-infra"
@@ -72,6 +72,7 @@ KNOWN_KEYS = frozenset(
         "imageTags",
         "replicateBackups",
         "replicaRegion",
+        "waf",
         "monthlyBudgetUsd",
         "edge",
         "schedule",
@@ -135,6 +136,7 @@ class StackConfig:
     image_tags: ImageTags
     replicate_backups: bool
     replica_region: str | None
+    waf: WafMode
     monthly_budget_usd: float
     edge: Edge = "alb"
     """Where TLS ends: `alb` (the load balancer, prod's design) or `host` (Traefik on the Elastic IP)."""
@@ -183,7 +185,8 @@ def _read(project: str, stack: str) -> StackConfig:
     alert_emails = r.emails("alertEmails")
     ssh_mode, cidrs, public_key = sections.access(r)
     image_tags = sections.images(r, environment == "prod")
-    replicate, replica_region = sections.replication(r, region)
+    replicate, replica_region = sections.replication(r, region, environment)
+    waf = sections.firewall(r, environment, edge)
     budget, owner = sections.ownership(r)
     _unknown_keys(r)
     if r.problems:
@@ -216,6 +219,7 @@ def _read(project: str, stack: str) -> StackConfig:
         image_tags=image_tags,
         replicate_backups=replicate,
         replica_region=replica_region,
+        waf=waf,
         monthly_budget_usd=budget,
         edge=edge,
         schedule=running,
