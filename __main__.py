@@ -1,11 +1,9 @@
-"""Quintas CRM on AWS: one stack (staging or prod) of the whole environment, read top to bottom.
+"""Quintas CRM on AWS: one stack (staging or prod) of the whole environment; outputs in docs/settings.md.
 
-Internet -> ALB (TLS) -> target groups :3000 app, :8055 cms -> the services, in one of two topologies
-  (edge `host`, single-host only: Internet -> Elastic IP :443 -> Traefik (TLS, Let's Encrypt); no ALB):
-  single-host: EC2 host (Docker), data volume at /srv/data, stopped off hours when `schedule` says so;
-    containers: Traefik -> frontend, directus -> postgres, redis; Prometheus monitoring.
-  ecs: Fargate services frontend, directus in two zones -> PostgreSQL on RDS, Redis on ElastiCache.
-  Both: S3 uploads, backups, logs; CloudWatch alarms -> SNS. Outputs: docs/settings.md ("Stack outputs").
+Internet -> ALB (TLS; WAF in prod) -> :3000 app, :8055 cms -> single-host: EC2 host (Docker: Traefik -> frontend,
+  directus -> postgres, redis; edge `host`: Traefik on the Elastic IP, no ALB; `schedule`: stopped off hours)
+  or ecs: Fargate frontend, directus in two zones -> RDS PostgreSQL, ElastiCache Redis. Both: S3 uploads,
+  backups (Object Lock, replicated in prod), logs, VPC flow log; CloudWatch alarms -> SNS (KMS).
 """
 
 import pulumi
@@ -17,23 +15,26 @@ from components.aws.ecs import FargateServicesArgs
 from components.aws.ecs_tasks import bucket_object_access
 from components.aws.edge import HostEdge, HostEdgeArgs
 from components.aws.host import AppHost, AppHostArgs
+from components.aws.keys import Keys, KeysArgs
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs, Route
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.schedule import HostSchedule, HostScheduleArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.volume import DataVolume, DataVolumeArgs
+from components.aws.waf import Firewall, FirewallArgs
 from components.config import StackConfig
 from components.workload.catalogue import CatalogueInputs, Endpoints, catalogue
 from components.workload.containers import ContainersArgs, ContainerStack, HostConnection
-from components.workload.ecs_services import EcsWorkload, EcsWorkloadArgs, ecs_service_names, rds_parameters
+from components.workload.ecs_services import EcsWorkload, EcsWorkloadArgs, rds_parameters
 from components.workload.monitoring_config import monitoring_files
 from components.workload.registry import repository_prefix
 from components.workload.services import with_config_files
 
 config = StackConfig.load()  # each Args.for_stack maps the settings onto one component
 
-network = Network("network", NetworkArgs.for_stack(config))
+keys = Keys("keys", KeysArgs.for_stack(config))  # the telemetry key: log groups and the alert topic
+network = Network("network", NetworkArgs.for_stack(config, keys.telemetry_key_arn))
 security = SecurityGroups("security", SecurityGroupsArgs.for_stack(config, network))
 buckets = Buckets("buckets", BucketsArgs.for_stack(config))
 prefix = repository_prefix(config.stack)  # the names of the stack's image repositories
@@ -45,17 +46,17 @@ routes = [  # host name -> the services' port; Grafana (host only) is served on 
 ]
 alb_args = LoadBalancerArgs.for_stack(config, network, security, host, buckets, routes)  # None: edge `host`
 alb = LoadBalancer("alb", alb_args) if alb_args else None
-edge_args = HostEdgeArgs.for_stack(config, host) if host else None  # edge `host`: Traefik's certificates by DNS-01
-edge = HostEdge("edge", edge_args) if edge_args else None
+if alb and config.waf != "off":
+    Firewall("waf", FirewallArgs.for_stack(config, alb.arn, keys.telemetry_key_arn))
+edge = HostEdge("edge", edge_args) if host and (edge_args := HostEdgeArgs.for_stack(config, host)) else None
 
 if host and data:  # on the host: image repositories and secrets first, then the catalogue that refers to them
     workload = ContainerStack("containers", ContainersArgs.for_stack(config))
     services = catalogue(config, CatalogueInputs.for_stack(config, buckets, workload.repositories, workload.secrets))
     names = [s.name for s in services]  # one CloudWatch log group per container
-    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, health_check=routes[0]))
+    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, host, alb, names, routes[0], keys))
     schedule_args = HostScheduleArgs.for_stack(config, host, monitoring)  # None: the host runs always
     schedule = HostSchedule("schedule", schedule_args) if schedule_args else None
-    # Prometheus' jobs from every spec's metrics; Alertmanager publishes to the alert topic.
     services = with_config_files(services, monitoring_files(config, services, monitoring.alert_topic_arn))
     # After the host, its volume, the log groups and the right to write them; a preview needs no SSH path.
     connection = HostConnection.to(host, config.ssh_mode, [data, *monitoring.ready], pulumi.runtime.is_dry_run())
@@ -64,8 +65,7 @@ if host and data:  # on the host: image repositories and secrets first, then the
     pulumi.export("hostPublicIp", host.public_ip)
 else:  # on ECS: the catalogue's stateless services on Fargate, its database on RDS, its cache on ElastiCache
     workload = EcsWorkload("ecs", EcsWorkloadArgs.for_stack(config))
-    names = ecs_service_names(config)  # one CloudWatch log group per Fargate service
-    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, None, alb, names, health_check=routes[0]))
+    monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, None, alb, workload.names, routes[0], keys))
     password, parameters = workload.secrets["postgres_password"], rds_parameters(config)
     database = Database("database", DatabaseArgs.for_stack(config, network, security, monitoring, password, parameters))
     cache = Cache("cache", CacheArgs.for_stack(config, network, security, monitoring))

@@ -21,9 +21,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.buckets import SecureBucketArgs, secure_bucket
 from components.aws.host import SSM_CORE_POLICY
 from components.aws.iam import policy_document
+from components.aws.secure_bucket import SecureBucketArgs, secure_bucket
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 KEY_ALIAS = "alias/quintas-crm-pulumi"

@@ -2,7 +2,7 @@
 
 Nothing else in the program reads `pulumi.Config`. Settings are read section by
 section (identity, names, machine, backup schedule, recovery, retention, alerting,
-access, images, replication, ownership, topology: components/config_sections.py), each with
+access, images, replication, firewall, ownership, topology: components/config_sections.py), each with
 the checks of components/config_checks.py; all problems are collected and raised together as
 one ConfigError before any resource is registered, so an operator fixes a
 settings file in one pass instead of one error per `pulumi preview`.
@@ -28,6 +28,7 @@ from components.config_sections import (
     ScaleOut,
     SshMode,
     Topology,
+    WafMode,
 )
 from components.office_hours import OfficeHours
 
@@ -81,6 +82,7 @@ KNOWN_KEYS = frozenset(
         "imageTags",
         "replicateBackups",
         "replicaRegion",
+        "waf",
         "monthlyBudgetUsd",
         "edge",
         "schedule",
@@ -148,6 +150,7 @@ class StackConfig:
     image_tags: ImageTags
     replicate_backups: bool
     replica_region: str | None
+    waf: WafMode
     monthly_budget_usd: float
     topology: Topology
     """`single-host` (every container on the EC2 host) or `ecs` (Fargate services, RDS, ElastiCache)."""
@@ -200,7 +203,8 @@ def _read(project: str, stack: str) -> StackConfig:
     alert_emails = r.emails("alertEmails")
     ssh_mode, cidrs, public_key = sections.access(r)
     image_tags = sections.images(r, environment == "prod")
-    replicate, replica_region = sections.replication(r, region)
+    replicate, replica_region = sections.replication(r, region, environment)
+    waf = sections.firewall(r, environment, edge)
     budget, owner = sections.ownership(r)
     topology, scale_out = sections.topology(r, environment, window, edge, running)
     _unknown_keys(r)
@@ -234,6 +238,7 @@ def _read(project: str, stack: str) -> StackConfig:
         image_tags=image_tags,
         replicate_backups=replicate,
         replica_region=replica_region,
+        waf=waf,
         monthly_budget_usd=budget,
         topology=topology,
         scale_out=scale_out,

@@ -205,14 +205,14 @@ class Reader:
             return 0.0
         return float(value)
 
-    def boolean(self, name: str) -> bool:
-        """true or false; unset means false."""
+    def boolean(self, name: str, default: bool = False) -> bool:
+        """true or false; unset means `default`."""
         value = self.raw(name)
         if value is None:
-            return False
+            return default
         if not isinstance(value, bool):
             self.bad(self.key(name), value, "true or false")
-            return False
+            return default
         return value
 
     def emails(self, name: str) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """The sections of a stack's settings, each read with its checks: identity, names, machine,
-backup schedule, edge and running hours, recovery, retention, access, images, replication, ownership,
-topology; and the limits they check against (instance shapes, retention periods, volume sizes).
+backup schedule, edge and running hours, recovery, retention, access, images, replication, firewall,
+ownership, topology; and the limits they check against (instance shapes, retention periods, volume sizes).
 
 components/config.py reads them in order into one StackConfig and raises every problem
 together; a new setting gets a section here (or joins one), a field on StackConfig and a
@@ -40,6 +40,8 @@ from components.office_hours import (
 Environment = Literal["prod", "staging"]
 SshMode = Literal["ssm", "direct"]
 Edge = Literal["alb", "host"]
+WafMode = Literal["block", "count", "off"]
+WAF_MODES: tuple[WafMode, ...] = ("block", "count", "off")
 
 
 @dataclass(frozen=True)
@@ -183,15 +185,36 @@ def images(r: Reader, is_prod: bool) -> ImageTags:
     return ImageTags(tags.get("frontend", ""), tags.get("postgres", ""))
 
 
-def replication(r: Reader, region: str) -> tuple[bool, str | None]:
-    """Whether backups are copied to a second region, and which one (never the stack's own)."""
-    if not r.boolean("replicateBackups"):
+def replication(r: Reader, region: str, environment: Environment) -> tuple[bool, str | None]:
+    """Whether backups are copied to a second region, and which one (never the stack's own).
+
+    On by default in prod (the policy pack requires it there); staging opts in."""
+    if not r.boolean("replicateBackups", default=environment == "prod"):
         return False, None
     allowed = "an AWS region name that exists, required when replicateBackups is true"
     replica_region = r.string("replicaRegion", is_region, allowed)
     if replica_region == region:
         r.bad(r.key("replicaRegion"), replica_region, f"a region other than aws:region ({region})")
     return True, replica_region
+
+
+def firewall(r: Reader, environment: Environment, edge: Edge) -> WafMode:
+    """What the WAF on the load balancer does: block (prod's default), count only (a first week,
+    to see what it would block), or off (staging's default; the policy pack requires it in prod).
+    With `edge: host` there is no load balancer to attach it to: only `off`."""
+    default: WafMode = "block" if environment == "prod" and edge == "alb" else "off"
+    chosen = r.one_of("waf", WAF_MODES, default=default)
+    if edge == "host" and chosen not in (None, "off"):
+        r.bad(
+            r.key("waf"),
+            chosen,
+            "off with edge: host (the WAF attaches to the load balancer): set waf: off or edge: alb",
+        )
+        return "off"
+    for mode in WAF_MODES:
+        if mode == chosen:
+            return mode
+    return default
 
 
 def ownership(r: Reader) -> tuple[float, str]:

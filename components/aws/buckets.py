@@ -1,13 +1,16 @@
-"""Buckets: the uploads, backups and ALB access-log buckets, all made by one secure-bucket builder.
+"""Buckets: the uploads, backups and logs buckets, all made by the one secure-bucket builder
+(components/aws/secure_bucket.py).
 
-`secure_bucket` is the only way this program makes an S3 bucket. Every bucket it
-makes has the four public-access blocks, BucketOwnerEnforced ownership (ACLs off),
-server-side encryption (SSE-S3, or SSE-KMS when a key is given), a policy that
-denies any request not made over TLS, and a lifecycle that aborts incomplete
-multipart uploads after 7 days. Unsafe choices are named opt-outs.
-
-With `replicateBackups`, the backups and uploads buckets are replicated to a
-bucket of the same shape in `replicaRegion`, made through a second aws.Provider.
+- The backups bucket is under S3 Object Lock in governance mode: every version is locked for
+  the recovery window and a day, so Barman's retention deletes only add delete markers and the
+  versions behind them expire by lifecycle (noncurrentVersionExpirationDays), never by the host.
+- The uploads and backups bucket policies deny the host role every action that destroys
+  versions, lifts or shortens a lock, or changes the rules that keep data (DESTRUCTIVE_ACTIONS),
+  whatever IAM policy the role is ever given.
+- The logs bucket receives the ALB's access logs (alb/) and the S3 server access logs of the
+  uploads and backups buckets (s3-access/<bucket>/), all expiring after accessLogExpirationDays.
+- With `replicateBackups` (prod's default), backups and uploads are replicated to buckets of the
+  same shape in `replicaRegion` (components/aws/replication.py).
 """
 
 from __future__ import annotations
@@ -19,155 +22,28 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.iam import policy_document, service_role
+from components.aws.iam import host_role_name
+from components.aws.replication import Source, replicate
+from components.aws.secure_bucket import SecureBucket, SecureBucketArgs, secure_bucket
 from components.config import StackConfig
 
-ABORT_MULTIPART_DAYS = 7
 ACCESS_LOG_PREFIX = "alb"
-
-
-@dataclass
-class SecureBucketArgs:
-    bucket: str
-    """The physical bucket name (globally unique)."""
-    tags: Mapping[str, str]
-    """Tags of the bucket."""
-    versioning: bool = True
-    """Keep every version of every object, so an overwrite or a delete can be undone. Default on."""
-    noncurrent_version_expiration_days: int | None = None
-    """Days a replaced or deleted version is kept before it expires; None: kept forever."""
-    expiration_days: int | None = None
-    """Days after which objects expire (access logs); None: objects never expire."""
-    kms_key_arn: pulumi.Input[str] | None = None
-    """SSE-KMS with this key instead of SSE-S3 (ALB access logs support SSE-S3 only); None: SSE-S3."""
-    extra_policy_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = field(default_factory=tuple)
-    """Statements added to the bucket policy after the TLS-only deny, e.g. the ALB's log delivery."""
-    protect: bool = True
-    """Pulumi `protect`: a `pulumi destroy` or a replacement of the bucket fails instead of deleting it.
-    Default on; False for buckets a teardown may delete."""
-    retain_on_delete: bool = True
-    """Pulumi `retain_on_delete`: removing the bucket from the program or the stack leaves it in AWS.
-    Default on; False deletes it with the stack."""
-    force_destroy: bool = False
-    """Opt-out: let `pulumi destroy` delete a non-empty bucket with its objects. Never set for data buckets."""
-
-
-@dataclass
-class SecureBucket:
-    """What the rest of the program uses of a bucket: its name and ARN.
-
-    `name` resolves only after the bucket's policy exists, so whatever uses the
-    name (the ALB's access logs, the host) waits until TLS-only access is enforced.
-    """
-
-    name: pulumi.Output[str]
-    arn: pulumi.Output[str]
-    bucket: aws.s3.Bucket
-    versioning: aws.s3.BucketVersioning | None
-
-
-def tls_only_statement(arn: pulumi.Input[str]) -> pulumi.Output[dict[str, Any]]:
-    # s3:* in a Deny is the narrowest correct form: every S3 action must refuse plain HTTP.
-    return pulumi.Output.from_input(arn).apply(
-        lambda a: {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [a, f"{a}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-    )
-
-
-def secure_bucket(
-    name: str, args: SecureBucketArgs, parent: pulumi.Resource, provider: aws.Provider | None = None
-) -> SecureBucket:
-    """Make one bucket with every secure default, its settings as sibling resources of `parent`."""
-    child = pulumi.ResourceOptions(parent=parent, provider=provider)
-    bucket = aws.s3.Bucket(
-        name,
-        bucket=args.bucket,
-        force_destroy=args.force_destroy,
-        tags=dict(args.tags),
-        opts=pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(protect=args.protect, retain_on_delete=args.retain_on_delete)
-        ),
-    )
-    public_block = aws.s3.BucketPublicAccessBlock(
-        name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-        ignore_public_acls=True, restrict_public_buckets=True, opts=child,
-    )  # fmt: skip
-    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
-    kms = args.kms_key_arn is not None
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        name,
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms" if kms else "AES256", kms_master_key_id=args.kms_key_arn
-                ),
-                # Bucket keys cut KMS request costs; they mean nothing for SSE-S3.
-                bucket_key_enabled=kms,
-            )
-        ],
-        opts=child,
-    )
-    versioning = None
-    if args.versioning:
-        versioning = aws.s3.BucketVersioning(
-            name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
-    aws.s3.BucketLifecycleConfiguration(
-        name, bucket=bucket.id, rules=_lifecycle_rules(args), opts=pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[versioning] if versioning else [])
-        ),
-    )  # fmt: skip
-    statements = [tls_only_statement(bucket.arn), *args.extra_policy_statements]
-    policy = aws.s3.BucketPolicy(
-        name,
-        bucket=bucket.id,
-        policy=pulumi.Output.all(*statements).apply(policy_document),
-        # A policy put before the public-access block could be judged public and refused.
-        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_block])),
-    )
-    return SecureBucket(name=policy.bucket, arn=bucket.arn, bucket=bucket, versioning=versioning)
-
-
-def _lifecycle_rules(args: SecureBucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-    every_object = aws.s3.BucketLifecycleConfigurationRuleFilterArgs()
-    rules = [
-        aws.s3.BucketLifecycleConfigurationRuleArgs(
-            id="abort-incomplete-multipart-uploads",
-            status="Enabled",
-            filter=every_object,
-            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                days_after_initiation=ABORT_MULTIPART_DAYS
-            ),
-        )
-    ]
-    if args.noncurrent_version_expiration_days is not None:
-        rules.append(
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-noncurrent-versions",
-                status="Enabled",
-                filter=every_object,
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=args.noncurrent_version_expiration_days
-                ),
-            )
-        )
-    if args.expiration_days is not None:
-        rules.append(
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-objects",
-                status="Enabled",
-                filter=every_object,
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expiration_days),
-            )
-        )
-    return rules
+S3_ACCESS_LOG_PREFIX = "s3-access"
+# What the host role may never do to a data bucket, whatever its IAM policy says: destroy versions,
+# lift or shorten their lock, or change the rules that keep them.
+DESTRUCTIVE_ACTIONS = (
+    "s3:DeleteObjectVersion",
+    "s3:BypassGovernanceRetention",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutReplicationConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:DeleteBucket",
+)
 
 
 @dataclass
@@ -193,6 +69,11 @@ class BucketsArgs:
     """Replicate backups and uploads to this region; None: no replication."""
     kms_key_arn: pulumi.Input[str] | None = None
     """SSE-KMS key of the uploads and backups buckets; None: SSE-S3. Replication needs SSE-S3."""
+    backups_lock_days: int | None = None
+    """Object Lock (governance mode) on the backups bucket and its replica: days each version is locked.
+    At least the recovery window; None: no lock."""
+    untrusted_role_names: Sequence[str] = field(default_factory=tuple)
+    """IAM roles (in this account) the data buckets' policies deny DESTRUCTIVE_ACTIONS: the host's."""
 
     @classmethod
     def for_stack(cls, config: StackConfig) -> BucketsArgs:
@@ -207,6 +88,9 @@ class BucketsArgs:
             noncurrent_version_expiration_days=config.noncurrent_version_expiration_days,
             access_log_expiration_days=config.access_log_expiration_days,
             replica_region=config.replica_region,
+            # A day beyond the window: the base backup the window's first day restores from is locked too.
+            backups_lock_days=config.recovery_window_days + 1,
+            untrusted_role_names=(host_role_name(config.name_prefix),),
         )
 
 
@@ -220,44 +104,41 @@ class Buckets(pulumi.ComponentResource):
         super().__init__("quintas:buckets:Buckets", name, None, opts)
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         elb_account = aws.elb.get_service_account(opts=pulumi.InvokeOptions(parent=self)).arn
+        if args.replica_region and args.kms_key_arn is not None:
+            raise ValueError(
+                "replication of SSE-KMS buckets needs replica keys, which are not built: use SSE-S3 or no replication"
+            )
+        names = {p: f"{args.name}-{p}-{account}" for p in ("uploads", "backups", "logs")}
+        self.logs = self._logs_bucket(args, names, account, elb_account)
 
-        def data_bucket(purpose: str) -> SecureBucketArgs:
+        def data_bucket(purpose: str, lock_days: int | None = None) -> SecureBucketArgs:
+            arn = f"arn:aws:s3:::{names[purpose]}"
+            roles = [f"arn:aws:iam::{account}:role/{r}" for r in args.untrusted_role_names]
             return SecureBucketArgs(
-                bucket=f"{args.name}-{purpose}-{account}",
+                bucket=names[purpose],
                 tags={**args.tags, "purpose": purpose},
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
                 kms_key_arn=args.kms_key_arn,
                 protect=args.protect_data,
                 retain_on_delete=args.retain_data_on_delete,
+                object_lock_days=lock_days,
+                access_log_bucket=self.logs.name,
+                access_log_prefix=f"{S3_ACCESS_LOG_PREFIX}/{purpose}/",
+                extra_policy_statements=[_deny_destruction(arn, roles)] if roles else [],
             )
 
         self.uploads = secure_bucket("uploads", data_bucket("uploads"), self)
-        self.backups = secure_bucket("backups", data_bucket("backups"), self)
-        logs_name = f"{args.name}-logs-{account}"
-        logs_arn = f"arn:aws:s3:::{logs_name}"
-        self.logs = secure_bucket(
-            "logs",
-            SecureBucketArgs(
-                bucket=logs_name,
-                tags={**args.tags, "purpose": "logs"},
-                versioning=False,
-                expiration_days=args.access_log_expiration_days,
-                extra_policy_statements=_alb_log_delivery(logs_arn, account, elb_account),
-                # Access logs are not the CRM's data: a teardown may delete this bucket when the
-                # stack allows it (force_destroy_logs), so it is never protected or retained.
-                protect=False,
-                retain_on_delete=False,
-                force_destroy=args.force_destroy_logs,
-            ),
-            self,
-        )
+        self.backups = secure_bucket("backups", data_bucket("backups", args.backups_lock_days), self)
         self.replicas = {}
-        if args.replica_region and args.kms_key_arn is not None:
-            raise ValueError(
-                "replication of SSE-KMS buckets needs replica keys, which are not built: use SSE-S3 or no replication"
-            )
         if args.replica_region:
-            self._replicate(args, account)
+            sources = {
+                "backups": Source(self.backups, args.backups_lock_days),
+                "uploads": Source(self.uploads, None),
+            }
+            self.replicas = replicate(
+                self, name=args.name, account=account, region=args.replica_region, sources=sources,
+                template=data_bucket("uploads"),
+            )  # fmt: skip
         self.register_outputs(
             {
                 "uploadsBucket": self.uploads.name,
@@ -267,88 +148,53 @@ class Buckets(pulumi.ComponentResource):
             }
         )
 
-    def _replicate(self, args: BucketsArgs, account: str) -> None:
-        assert args.replica_region is not None
-        provider = aws.Provider("replica", region=args.replica_region, opts=pulumi.ResourceOptions(parent=self))
-        sources = {"backups": self.backups, "uploads": self.uploads}
-        for purpose in sources:
-            self.replicas[purpose] = secure_bucket(
-                f"{purpose}-replica",
-                SecureBucketArgs(
-                    bucket=f"{args.name}-{purpose}-replica-{account}",
-                    tags={**args.tags, "purpose": f"{purpose}-replica"},
-                    noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-                    protect=args.protect_data,
-                    retain_on_delete=args.retain_data_on_delete,
-                ),
-                self,
-                provider=provider,
-            )
-        role = service_role(
-            "replication",
-            name=f"{args.name}-s3-replication",
-            service="s3.amazonaws.com",
-            description="S3 replicates the backups and uploads buckets to the replica region",
-            tags=args.tags,
-            parent=self,
-        )
-        pairs = [(sources[p].arn, self.replicas[p].arn) for p in sources]
-        aws.iam.RolePolicy(
-            "replication",
-            role=role.id,
-            policy=pulumi.Output.all(*[a for pair in pairs for a in pair]).apply(_replication_policy),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        for purpose, source in sources.items():
-            replica = self.replicas[purpose]
-            aws.s3.BucketReplicationConfig(
-                purpose,
-                bucket=source.bucket.id,
-                role=role.arn,
-                rules=[
-                    {
-                        "id": f"{purpose}-to-{args.replica_region}",
-                        "status": "Enabled",
-                        "filter": {},
-                        "delete_marker_replication": {"status": "Enabled"},
-                        "destination": {"bucket": replica.arn, "storage_class": "STANDARD"},
-                    }
+    def _logs_bucket(self, args: BucketsArgs, names: Mapping[str, str], account: str, elb_account: str) -> SecureBucket:
+        return secure_bucket(
+            "logs",
+            SecureBucketArgs(
+                bucket=names["logs"],
+                tags={**args.tags, "purpose": "logs"},
+                versioning=False,
+                expiration_days=args.access_log_expiration_days,
+                extra_policy_statements=[
+                    *_alb_log_delivery(f"arn:aws:s3:::{names['logs']}", account, elb_account),
+                    _s3_log_delivery(names, account),
                 ],
-                # Replication needs versioning on both sides first.
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[v for v in (source.versioning, replica.versioning) if v]
-                ),
-            )
+                # Access logs are not the CRM's data: a teardown may delete this bucket when the
+                # stack allows it (force_destroy_logs), so it is never protected or retained.
+                protect=False,
+                retain_on_delete=False,
+                force_destroy=args.force_destroy_logs,
+            ),
+            self,
+        )
 
 
-def _replication_policy(arns: list[str]) -> str:
-    sources, replicas = arns[0::2], arns[1::2]
-    return policy_document(
-        [
-            {
-                "Sid": "ReadReplicationConfiguration",
-                "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": sources,
-            },
-            {
-                "Sid": "ReadSourceVersions",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObjectVersionForReplication",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectVersionTagging",
-                ],
-                "Resource": [f"{a}/*" for a in sources],
-            },
-            {
-                "Sid": "WriteReplicas",
-                "Effect": "Allow",
-                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                "Resource": [f"{a}/*" for a in replicas],
-            },
-        ]
-    )
+def _deny_destruction(arn: str, role_arns: Sequence[str]) -> dict[str, Any]:
+    # An explicit Deny in the bucket's own policy outweighs any Allow the role is ever given.
+    return {
+        "Sid": "UntrustedRolesNeverDestroyData",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(DESTRUCTIVE_ACTIONS),
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"ArnLike": {"aws:PrincipalArn": list(role_arns)}},
+    }
+
+
+def _s3_log_delivery(names: Mapping[str, str], account: str) -> dict[str, Any]:
+    """S3 server access logging writes under s3-access/, for this account's data buckets only."""
+    return {
+        "Sid": "S3ServerAccessLogsFromDataBuckets",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{names['logs']}/{S3_ACCESS_LOG_PREFIX}/*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{names[p]}" for p in ("uploads", "backups")]},
+            "StringEquals": {"aws:SourceAccount": account},
+        },
+    }
 
 
 def _alb_log_delivery(logs_arn: str, account: str, elb_account_arn: str) -> list[dict[str, Any]]:

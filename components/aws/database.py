@@ -81,6 +81,8 @@ class DatabaseArgs:
     """SNS topic the alarms notify."""
     log_retention_days: int
     """Days CloudWatch keeps the server log."""
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    """The KMS key of the server log's group (the stack's telemetry key); None: CloudWatch's own encryption."""
     multi_az: bool = True
     """A synchronous standby in the other zone, failed over to automatically. Default on; off in staging."""
     deletion_protection: bool = True
@@ -112,6 +114,7 @@ class DatabaseArgs:
             backup_start_utc=snapshot_time_utc(config.backup_time, config.time_zone, delay_hours=0),
             alert_topic_arn=monitoring.alert_topic_arn,
             log_retention_days=config.log_retention_days,
+            log_kms_key_arn=monitoring.log_kms_key_arn,
             multi_az=config.is_prod,
             deletion_protection=config.is_prod,
         )
@@ -160,6 +163,7 @@ class Database(pulumi.ComponentResource):
             "postgres-log",
             name=f"/aws/rds/instance/{identifier}/postgresql",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
             tags=dict(args.tags),
             opts=child,
         )

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.buckets import Buckets
-from components.aws.iam import policy_document, service_role
+from components.aws.iam import host_role_name, policy_document, service_role
 from components.aws.network import Network
 from components.aws.security import SecurityGroups
 from components.aws.volume import DataVolume
@@ -165,7 +165,7 @@ class AppHost(pulumi.ComponentResource):
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         role = service_role(
             "host",
-            name=f"{args.name}-host",
+            name=host_role_name(args.name),
             service="ec2.amazonaws.com",
             description="The Quintas CRM host and its containers (through IMDSv2)",
             tags=args.tags,

@@ -10,6 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 
+def host_role_name(prefix: str) -> str:
+    """The host's IAM role name (AppHost makes it; the data buckets' policies deny it destruction)."""
+    return f"{prefix}-host"
+
+
 def policy_document(statements: Sequence[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 

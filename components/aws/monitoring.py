@@ -15,8 +15,10 @@ Alarms (each notifies the topic on ALARM and OK):
   publishes its metrics in us-east-1 only, so that alarm (and a topic for it)
   live there whatever the stack's region.
 
+The alert topic and every log group are encrypted with the stack's telemetry key
+(components/aws/keys.py: container logs can carry personal data, so all of them are).
 The component grants the host role what it needs of these resources: writing to
-the log groups (awslogs driver) and publishing to the topic (Alertmanager).
+the log groups (awslogs driver) and publishing to the topic with its key (Alertmanager).
 The ready-made Prometheus/Alertmanager/Grafana wiring lives with the containers.
 """
 
@@ -31,10 +33,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.host import AppHost
+from components.aws.keys import HEALTH_CHECK_REGION, Keys
 from components.aws.load_balancer import LoadBalancer, Route
 from components.config import StackConfig
-
-HEALTH_CHECK_REGION = "us-east-1"
 
 
 def log_group_name(stack: str, service: str) -> str:
@@ -76,6 +77,11 @@ class MonitoringArgs:
     """The host is stopped off hours (a `schedule`): a stopped instance publishes no status checks, and its
     alarms keep their state through the gap instead of going to INSUFFICIENT_DATA and back to OK (an e-mail
     every morning). Default False: missing data is CloudWatch's default `missing`."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Customer managed key of the alert topic and the log groups (Keys.telemetry_key_arn); None: the
+    topic is unencrypted and the log groups use CloudWatch's default encryption."""
+    health_check_kms_key_arn: pulumi.Input[str] | None = None
+    """The key of the us-east-1 alert topic of a stack elsewhere (a key is regional); None: unencrypted."""
 
     @classmethod
     def for_stack(
@@ -85,6 +91,7 @@ class MonitoringArgs:
         alb: LoadBalancer | None,
         services: Sequence[str],
         health_check: Route,
+        keys: Keys | None = None,
     ) -> MonitoringArgs:
         """Alarms on the host and the ALB, a log group per service, Route53 checking `health_check` from outside."""
         return cls(
@@ -102,6 +109,8 @@ class MonitoringArgs:
             health_check_path=health_check.health_path,
             host_role_name=host.role_name if host else None,
             host_stops_on_schedule=config.schedule is not None,
+            kms_key_arn=keys.telemetry_key_arns.get(config.region) if keys else None,
+            health_check_kms_key_arn=keys.telemetry_key_arns.get(HEALTH_CHECK_REGION) if keys else None,
         )
 
 
@@ -112,6 +121,8 @@ class Monitoring(pulumi.ComponentResource):
     log_groups: dict[str, aws.cloudwatch.LogGroup]
     health_check_id: pulumi.Output[str]
     ready: list[pulumi.Resource]
+    log_kms_key_arn: pulumi.Input[str] | None
+    """The key the log groups are encrypted with: a log group made elsewhere (RDS's) uses it too."""
     """The log groups and the host role's grant on them: what a container with the awslogs driver must wait for."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -127,6 +138,7 @@ class Monitoring(pulumi.ComponentResource):
                 service,
                 name=group,
                 retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
                 tags={**args.tags, "service": service},
                 opts=child,
             )
@@ -137,8 +149,8 @@ class Monitoring(pulumi.ComponentResource):
             grant = aws.iam.RolePolicy(
                 "host-telemetry",
                 role=args.host_role_name,
-                policy=pulumi.Output.all(topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
-                    lambda arns: json.dumps(telemetry_permissions(arns[0], arns[1:]))
+                policy=pulumi.Output.all(args.kms_key_arn, topic.arn, *[g.arn for g in self.log_groups.values()]).apply(
+                    lambda arns: json.dumps(telemetry_permissions(arns[1], arns[2:], arns[0]))
                 ),
                 opts=child,
             )
@@ -148,17 +160,19 @@ class Monitoring(pulumi.ComponentResource):
             self._load_balancer_alarms(topic.arn, args.load_balancer_arn_suffix)
         self.health_check_id = self._health_check(topic)
         self.alert_topic_arn = topic.arn
+        self.log_kms_key_arn = args.kms_key_arn
         self.register_outputs(
             {"alertTopicArn": topic.arn, "logGroups": self.log_group_names, "healthCheckId": self.health_check_id}
         )
 
     def _topic(self, name: str, region: str | None) -> aws.sns.Topic:
-        # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS
-        # managed SNS key, and alerts carry no secrets worth a customer key's cost.
+        # The customer managed key, not the AWS managed SNS key, which CloudWatch alarms cannot use.
+        # A key is regional: the us-east-1 topic of a stack elsewhere has its own.
         topic = aws.sns.Topic(
             name,
             name=f"{self._args.name}-{name}",
             display_name=f"Quintas CRM {self._args.stack} alerts",
+            kms_master_key_id=self._args.kms_key_arn if region is None else self._args.health_check_kms_key_arn,
             region=region,
             tags=dict(self._args.tags),
             opts=pulumi.ResourceOptions(parent=self),
@@ -270,11 +284,20 @@ class Monitoring(pulumi.ComponentResource):
         return check.id
 
 
-def telemetry_permissions(topic_arn: str, log_group_arns: Sequence[str]) -> dict[str, Any]:
+def telemetry_permissions(topic_arn: str, log_group_arns: Sequence[str], key_arn: str | None = None) -> dict[str, Any]:
     """What the host role may do with Monitoring's resources: its own log groups and topic only."""
+    # Publishing to an encrypted topic: SNS asks KMS for a data key on the publisher's behalf.
+    key = {
+        "Sid": "PublishAlertsEncrypted",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key_arn,
+        "Condition": {"StringLike": {"kms:ViaService": "sns.*.amazonaws.com"}},
+    }
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *([key] if key_arn else []),
             {
                 # The awslogs driver creates one stream per container and writes to it.
                 "Sid": "ContainerLogs",

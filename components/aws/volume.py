@@ -5,7 +5,9 @@ targets that tag snapshots it every day and keeps `snapshot_retention_days` of
 snapshots. DLM runs as its own IAM role, allowed to snapshot only this volume
 and to delete only snapshots that carry the tag. By default the volume is
 protected and retained on delete, and a last snapshot is taken if it is ever
-deleted (staging turns all three off). The host attaches the volume (see AppHost): the host's user data needs
+deleted (staging turns all three off). With a `copy_region` (prod's replica region) DLM copies
+every snapshot there, encrypted, kept as long as the originals: the database survives a region
+that is down with no more than a day's loss before WAL replay. The host attaches the volume (see AppHost): the host's user data needs
 the volume id before the instance exists.
 """
 
@@ -50,6 +52,9 @@ class DataVolumeArgs:
     """AWS region of the volume: DLM's role is allowed its snapshots in this region only."""
     snapshot_retention_days: int
     """Days DLM keeps each daily snapshot."""
+    copy_region: str | None = None
+    """Region DLM copies each snapshot to (encrypted with that region's EBS key, kept as long as the
+    originals); None: no copy."""
     snapshot_time_utc: str = "03:00"
     """When DLM snapshots the volume each day, `HH:MM` in UTC (DLM accepts UTC only; see snapshot_time_utc())."""
     protect: bool = True
@@ -78,6 +83,7 @@ class DataVolumeArgs:
             retain_on_delete=config.is_prod,
             final_snapshot=config.is_prod,
             snapshot_retention_days=config.snapshot_retention_days,
+            copy_region=config.replica_region,
             snapshot_time_utc=snapshot_time_utc(config.backup_time, config.time_zone),
         )
 
@@ -125,7 +131,9 @@ class DataVolume(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             "dlm",
             role=role.id,
-            policy=volume_arn.apply(lambda arn: _dlm_permissions(arn, args.region, self.snapshot_policy_tag)),
+            policy=volume_arn.apply(
+                lambda arn: _dlm_permissions(arn, args.region, self.snapshot_policy_tag, args.copy_region)
+            ),
             opts=child,
         )
         return aws.dlm.LifecyclePolicy(
@@ -145,6 +153,7 @@ class DataVolume(pulumi.ComponentResource):
                         # them: DLM's role may delete only snapshots that carry it.
                         "copy_tags": True,
                         "tags_to_add": {"created-by": "dlm"},
+                        "cross_region_copy_rules": _copy_rules(args),
                     }
                 ],
             },
@@ -153,15 +162,38 @@ class DataVolume(pulumi.ComponentResource):
         )
 
 
-def _dlm_permissions(volume_arn: str, region: str, tag_value: str) -> str:
-    snapshots = f"arn:aws:ec2:{region}::snapshot/*"
+def _copy_rules(args: DataVolumeArgs) -> list[aws.dlm.LifecyclePolicyPolicyDetailsScheduleCrossRegionCopyRuleArgsDict]:
+    if args.copy_region is None:
+        return []
+    return [
+        {
+            "target": args.copy_region,
+            # The copy is encrypted with the target region's default EBS key (the source's key stays home).
+            "encrypted": True,
+            "copy_tags": True,
+            "retain_rule": {"interval": args.snapshot_retention_days, "interval_unit": "DAYS"},
+        }
+    ]
+
+
+def _dlm_permissions(volume_arn: str, region: str, tag_value: str, copy_region: str | None = None) -> str:
+    home = f"arn:aws:ec2:{region}::snapshot/*"
+    # With a copy region, DLM also copies into it, tags the copies there and expires them.
+    snapshots: str | list[str] = [home, f"arn:aws:ec2:{copy_region}::snapshot/*"] if copy_region else home
+    copy = {
+        "Sid": "CopySnapshotsToTheCopyRegion",
+        "Effect": "Allow",
+        "Action": ["ec2:CopySnapshot"],
+        "Resource": snapshots,
+    }
     return policy_document(
         [
+            *([copy] if copy_region else []),
             {
                 "Sid": "SnapshotTheDataVolume",
                 "Effect": "Allow",
                 "Action": ["ec2:CreateSnapshot"],
-                "Resource": [volume_arn, snapshots],
+                "Resource": [volume_arn, home],
             },
             {
                 "Sid": "TagNewSnapshots",

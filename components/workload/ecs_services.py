@@ -151,10 +151,17 @@ class EcsWorkloadArgs:
     """Tags of the repositories and parameters."""
     immutable_image_tags: bool = True
     """A pushed tag can never point at another image (prod); False lets a stack re-push a moving tag."""
+    service_names: tuple[str, ...] = ()
+    """The Fargate services `deploy` will run, known before their inputs exist (their log groups come first)."""
 
     @classmethod
     def for_stack(cls, config: StackConfig) -> EcsWorkloadArgs:
-        return cls(stack=config.stack, tags=config.tags_for("registry"), immutable_image_tags=config.is_prod)
+        return cls(
+            stack=config.stack,
+            tags=config.tags_for("registry"),
+            immutable_image_tags=config.is_prod,
+            service_names=tuple(ecs_service_names(config)),
+        )
 
 
 class EcsWorkload(pulumi.ComponentResource):
@@ -162,6 +169,8 @@ class EcsWorkload(pulumi.ComponentResource):
     secrets: dict[str, pulumi.Output[str]]
     tasks: dict[str, TaskDescription]
     services: FargateServices | None
+    names: list[str]
+    """The Fargate services' names: one CloudWatch log group each."""
 
     def __init__(self, name: str, args: EcsWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:ecs:EcsWorkload", name, None, opts)
@@ -172,6 +181,7 @@ class EcsWorkload(pulumi.ComponentResource):
         self.secrets = ServiceSecrets("secrets", ServiceSecretsArgs(), opts=child).values
         self.tasks = {}
         self.services = None
+        self.names = list(args.service_names)
 
     def deploy(
         self,

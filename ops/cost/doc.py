@@ -9,7 +9,7 @@ test fails when the committed file is stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ SERVICES = {
     "route53": "Route 53",
     "sns": "SNS",
     "kms": "KMS",
+    "waf": "AWS WAF",
     "ecr": "ECR",
     "secretsmanager": "Secrets Manager",
     "fargate": "Fargate tasks",
@@ -58,6 +59,10 @@ SERVICES = {
     "scheduler": "EventBridge Scheduler",
     "transfer": "Data transfer out",
 }
+
+
+def _sum(e: cost.Estimate, match: Callable[[Line], bool]) -> float:
+    return sum(line.monthly_usd or 0.0 for line in e.lines if match(line))
 
 
 def _usd(value: float) -> str:
@@ -87,6 +92,8 @@ class Variant:
 
     def overrides(self, config: StackConfig) -> dict[str, Any]:
         out: dict[str, Any] = {"edge": self.edge, "instanceType": self.instance_type}
+        if self.edge == "host":
+            out["waf"] = "off"  # the WAF attaches to the load balancer
         if self.office_hours and config.schedule is None:
             out |= {"schedule": OFFICE_HOURS, "backupTime": OFFICE_BACKUP_TIME}
         elif not self.office_hours:
@@ -103,6 +110,8 @@ class Variant:
         from components.config_sections import INSTANCE_TYPES
 
         host = "Traefik terminates TLS (Let's Encrypt) on the Elastic IP, no ALB alarms (Prometheus' instead)"
+        if config.waf != "off":
+            host += ", no WAF"
         parts = [host if self.edge == "host" else "an ALB of its own (managed certificate, target health checks)"]
         if self.office_hours:
             parts.append("host stopped off hours")
@@ -148,6 +157,42 @@ def _verdict(stack: str, total: float, rows: list[tuple[str, float, str]]) -> st
     return f"Misses the goal of {_usd(goal)}/month by {_usd(total - goal)}.{fix}"
 
 
+# What protects the data and the logins, by feature: which lines each one adds.
+PROTECTION: dict[str, Callable[[Line], bool]] = {
+    "WAF: web ACL, rules, requests and its log": lambda line: (
+        (line.price_key or "").startswith("waf.") or line.resource == "waf"
+    ),
+    "Replicas of backups and uploads in the replica region": lambda line: (
+        line.resource.endswith("-replica") or line.price_key == "s3.replication.transfer"
+    ),
+    "Snapshot copies in the replica region": lambda line: "copies" in line.item,
+    "KMS key of the logs and the alert topic": lambda line: (line.price_key or "").startswith("kms."),
+    "VPC flow log (rejected traffic)": lambda line: line.resource == "flow-log",
+}
+
+
+def protection(est: cost.Estimate, budget_usd: float) -> list[str]:
+    """What the security features add, by feature, and what the stack costs without them."""
+    rows = [(name, _sum(est, match)) for name, match in PROTECTION.items()]
+    added = sum(v for _, v in rows)
+    if not added:
+        return []
+    before = est.total_usd - added
+    return [
+        "What protection costs (the budget's reason):",
+        "",
+        "| feature | monthly |",
+        "|---|---:|",
+        *(f"| {name} | {_usd(v)} |" for name, v in rows if v),
+        f"| **all of them** | **{_usd(added)}** |",
+        "",
+        f"Without them the stack costs {_usd(before)}/month. They protect the CRM's data and logins against "
+        "a region outage, a compromised host and password guessing, which no cheaper option does, so the "
+        f"budget is {_usd(budget_usd)} instead of the goal: the goal is kept as the reference for the rest.",
+        "",
+    ]
+
+
 def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]]:
     run, config = cost.run_with_config(stack)
     est = cost.estimate(run, config)
@@ -170,6 +215,8 @@ def _stack_section(stack: str) -> tuple[list[str], tuple[str, float, float, str]
         out += [f"Cost drivers: {drivers}: {share:.0%} of the total.", ""]
     out += ["| service | monthly | share |", "|---|---:|---:|"]
     out += [f"| {name} | {_usd(v)} | {v / total:.0%} |" for name, v in services] if total else []
+    if config.monthly_budget_usd > GOALS_USD.get(stack, config.monthly_budget_usd):
+        out += ["", *protection(est, config.monthly_budget_usd)]
     if rows:
         head = "Other combinations of the settings (each a run of the program with them; negative savings cost more):"
         out += ["", head, ""]

@@ -265,6 +265,12 @@ def _dlm_policy(c: Ctx) -> dict[str, Any]:
     return {"id": pid, "arn": c.arn("dlm", f"policy/{pid}")}
 
 
+def _web_acl(c: Ctx) -> dict[str, Any]:
+    wid = f"{c.hex(8)}-{c.hex(4, 'a')}-{c.hex(4, 'b')}-{c.hex(4, 'c')}-{c.hex(12, 'd')}"
+    arn = c.arn("wafv2", f"regional/webacl/{c.physical_name()}/{wid}")
+    return {"id": wid, "arn": arn, "capacity": 1300, "lockToken": c.hex(36, "lock"), "applicationIntegrationUrl": ""}
+
+
 def _just_id(prefix: str) -> Template:
     return lambda c: {"id": f"{prefix}{c.hex(17)}"}
 
@@ -348,6 +354,16 @@ RESOURCES: dict[str, Template] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _by_bucket,
     "aws:s3/bucketPolicy:BucketPolicy": _by_bucket,
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _by_bucket,
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": _by_bucket,
+    "aws:s3/bucketLogging:BucketLogging": _by_bucket,
+    "aws:ec2/flowLog:FlowLog": _prefixed("fl", kind="vpc-flow-log"),
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
+    "aws:wafv2/webAclAssociation:WebAclAssociation": lambda c: {
+        "id": f"{c.inputs.get('webAclArn')},{c.inputs.get('resourceArn')}"
+    },
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": lambda c: {
+        "id": str(c.inputs.get("resourceArn"))
+    },
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": lambda c: {"id": str(c.inputs.get("name")), "arn": c.arn("kms", str(c.inputs.get("name")))},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

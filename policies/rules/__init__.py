@@ -8,18 +8,38 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import alb, backups, containers, cost, datastores, ebs, ec2, ecs, edge, iam, network, observability, s3, tags
+from . import (
+    alb,
+    audit,
+    backups,
+    containers,
+    cost,
+    datastores,
+    ebs,
+    ec2,
+    ecs,
+    edge,
+    iam,
+    network,
+    observability,
+    resilience,
+    s3,
+    tags,
+    waf,
+)
 from .base import Rule
 
 PACK_NAME = "quintas-crm"
 
 RULES: list[Rule] = [
     *s3.RULES,
+    *resilience.RULES,
     *ec2.RULES,
     *ebs.RULES,
     *network.RULES,
     *alb.RULES,
     *edge.RULES,
+    *waf.RULES,
     *iam.RULES,
     *backups.RULES,
     *containers.RULES,
@@ -27,6 +47,7 @@ RULES: list[Rule] = [
     *ecs.RULES,
     *tags.RULES,
     *observability.RULES,
+    *audit.RULES,
     *cost.RULES,
 ]
 

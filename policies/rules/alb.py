@@ -108,7 +108,7 @@ RULES = [
         severity=Severity.HIGH,
         check=_https_listener,
         kind="stack",
-        references=("AWS-FSBP ELB.1",),
+        references=("checkov CKV_AWS_2",),
     ),
     Rule(
         name="alb-tls-policy",

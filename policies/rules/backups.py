@@ -170,6 +170,7 @@ COMMON: dict[str, Any] = {"postgresContainer": POSTGRES_SCHEMA}
 RULES = [
     Rule(
         name="backups-wal-archiving",
+        references=("project rule: PostgreSQL's settings inside a container are outside every IaC scanner's view",),
         description="PostgreSQL runs with archive_mode=on and an archive_command that calls barman-cloud-wal-archive.",
         why="Without continuous WAL archiving the last base backup, up to a day old, is the best restore.",
         severity=Severity.CRITICAL,
@@ -186,6 +187,9 @@ RULES = [
     ),
     Rule(
         name="backups-archive-timeout-within-rpo",
+        references=(
+            "project rule: checks this project's RPO goal against PostgreSQL's settings, which no scanner reads",
+        ),
         description="PostgreSQL's archive_timeout is set and at most the RPO from config.",
         why="archive_timeout bounds how long a committed transaction can wait before its WAL segment reaches S3.",
         severity=Severity.HIGH,
@@ -198,6 +202,7 @@ RULES = [
     ),
     Rule(
         name="backups-daily-base-backup",
+        references=("project rule: the backup job is a container of this project; no framework describes it",),
         description="A backup job container is scheduled daily (a schedule variable in its environment).",
         why="PITR replays WAL from the last base backup: a daily base backup keeps restore time and WAL storage bounded.",
         severity=Severity.HIGH,
@@ -207,6 +212,7 @@ RULES = [
     ),
     Rule(
         name="backups-recovery-window",
+        references=("project rule: the minimum window is this project's (7 days staging, 30 prod)",),
         description="The backup job keeps a recovery window of at least the stack's minimum (7 days staging, 30 prod).",
         why="Data damage is often found days later; the window is how far back a restore can go.",
         severity=Severity.HIGH,

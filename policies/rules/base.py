@@ -36,6 +36,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 MANDATORY = EnforcementLevel.MANDATORY
+PROJECT_RULE = "project rule: "
+"""How a rule that no CIS, FSBP or checkov control matches cites itself, followed by why."""
 ADVISORY = EnforcementLevel.ADVISORY
 
 
@@ -211,6 +213,11 @@ class Rule:
             raise ValueError(f"rule {self.name}: a resource rule names the resource types it checks")
 
     @property
+    def citations(self) -> tuple[str, ...]:
+        """The references that name a control of a framework (not the "project rule: why" note)."""
+        return tuple(r for r in self.references if not r.startswith(PROJECT_RULE))
+
+    @property
     def area(self) -> str:
         return self.check.__module__.rsplit(".", 1)[-1]
 
@@ -219,7 +226,7 @@ class Rule:
 
     def policy(self) -> Policy:
         """The pulumi_policy object the real pack serves for this rule."""
-        framework = _framework(self.references)
+        framework = _framework(self.citations)
         common: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -227,7 +234,7 @@ class Rule:
             "config_schema": PolicyConfigSchema(properties=dict(self.config)) if self.config else None,
             "severity": self.severity,
             "framework": framework,
-            "tags": list(self.references) or None,
+            "tags": list(self.citations) or None,
         }
         if self.kind == "stack":
             return StackValidationPolicy(validate=self._stack_check(), **common)

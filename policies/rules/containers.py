@@ -151,6 +151,9 @@ RULES = [
     ),
     Rule(
         name="container-no-host-port-for-data-services",
+        references=(
+            "project rule: CIS Docker 5.13 binds published ports to an interface; this rule forbids publishing them at all",
+        ),
         description="The postgres and redis containers publish no host port.",
         why="They are reached on the internal backend network only; a host port exposes them to anything that reaches the host.",
         severity=Severity.HIGH,
@@ -185,6 +188,9 @@ RULES = [
     ),
     Rule(
         name="container-restart-policy",
+        references=(
+            "project rule: CIS Docker 5.14 asks for on-failure with at most 5 retries; a single host with no orchestrator needs unless-stopped",
+        ),
         description="Every container restarts by itself (unless-stopped, always or on-failure).",
         why="After a crash or a host reboot the CRM must come back without an operator.",
         severity=Severity.MEDIUM,

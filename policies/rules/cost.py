@@ -87,6 +87,7 @@ def _within_budget(args: StackValidationArgs, report: Report) -> None:
 RULES = [
     Rule(
         name="cost-within-budget",
+        references=("project rule: the budget is this project's setting (monthlyBudgetUsd)",),
         description="The estimated monthly cost of the stack is at most its monthlyBudgetUsd, with every billable resource priced.",
         why="A change that doubles the bill must be a decision reviewed in the pull request, not a surprise on the invoice.",
         severity=Severity.MEDIUM,

@@ -112,7 +112,7 @@ RULES = [
         severity=Severity.HIGH,
         check=_rds_encrypted,
         resource_types=RDS,
-        references=("AWS-FSBP RDS.3", "checkov CKV_AWS_16", "CIS-AWS 2.3.1"),
+        references=("AWS-FSBP RDS.3", "checkov CKV_AWS_16", "CIS-AWS-v3.0.0 2.3.1"),
     ),
     Rule(
         name="rds-not-public",
@@ -121,7 +121,7 @@ RULES = [
         severity=Severity.CRITICAL,
         check=_rds_not_public,
         resource_types=RDS,
-        references=("AWS-FSBP RDS.2", "checkov CKV_AWS_17", "CIS-AWS 2.3.3"),
+        references=("AWS-FSBP RDS.2", "checkov CKV_AWS_17", "CIS-AWS-v3.0.0 2.3.3"),
     ),
     Rule(
         name="rds-multi-az-in-prod",

@@ -73,10 +73,14 @@ RULES = [
         severity=Severity.HIGH,
         check=_snapshot_policy,
         kind="stack",
-        references=("AWS-FSBP EC2.28",),
+        references=(
+            "project rule: FSBP EC2.28 asks for an AWS Backup plan, which does not see DLM policies; "
+            "this rule checks the DLM schedule the stack uses instead",
+        ),
     ),
     Rule(
         name="ebs-data-volume-protected-in-prod",
+        references=("project rule: protect is a Pulumi resource option: no scanner of AWS resources sees it",),
         description="In prod every EBS volume is protect=True.",
         why="Protection makes Pulumi refuse to delete or replace the database volume; retain_on_delete is set too "
         "but the engine does not show it to policies.",

@@ -152,7 +152,10 @@ RULES = [
         severity=Severity.MEDIUM,
         check=_hop_limit,
         resource_types=INSTANCE,
-        references=("checkov CKV_AWS_341",),
+        references=(
+            "project rule: checkov CKV_AWS_341 checks launch templates only and wants 1; containers on the "
+            "Docker bridge need 2 (ARCHITECTURE.md), and no FSBP control covers the hop limit",
+        ),
         config={
             "maxHopLimit": {
                 "type": "integer",
@@ -193,6 +196,7 @@ RULES = [
     ),
     Rule(
         name="ec2-termination-protection-in-prod",
+        references=("project rule: no FSBP control or checkov check asks for disableApiTermination on an instance",),
         description="In prod every EC2 instance has termination protection (disableApiTermination).",
         why="A stray terminate from the console or CLI would take the CRM down until a new host is built.",
         severity=Severity.MEDIUM,

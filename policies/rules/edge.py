@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
-from .base import ENVIRONMENT_SCHEMA, Report, Rule, get, is_prod, is_unknown, label, of_type
+from .base import ENVIRONMENT_SCHEMA, PROJECT_RULE, Report, Rule, get, is_prod, is_unknown, label, of_type
 
 INSTANCE = "aws:ec2/instance:Instance"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -51,6 +51,10 @@ RULES = [
         check=_through_load_balancer,
         kind="stack",
         config={"environment": ENVIRONMENT_SCHEMA},
+        references=(
+            f"{PROJECT_RULE}the ALB in front of prod is this project's design decision (ARCHITECTURE.md), "
+            "not a control of a framework",
+        ),
     ),
     Rule(
         name="prod-host-runs-always",
@@ -60,5 +64,9 @@ RULES = [
         check=_runs_always,
         resource_types=(SCHEDULE,),
         config={"environment": ENVIRONMENT_SCHEMA},
+        references=(
+            f"{PROJECT_RULE}prod's availability target (sales at any hour) is this project's, no framework "
+            "control covers scheduled stops",
+        ),
     ),
 ]

@@ -65,6 +65,7 @@ RULES = [
     ),
     Rule(
         name="ec2-auto-recovery-alarm",
+        references=("project rule: the recovery alarm is this project's single-host design; no control asks for it",),
         description="Every EC2 instance has a StatusCheckFailed_System alarm whose action is ec2:recover.",
         why="A single host has no standby: AWS moving it to healthy hardware is the first line of recovery.",
         severity=Severity.MEDIUM,

@@ -135,12 +135,14 @@ def _tls_only(args: StackValidationArgs, report: Report) -> None:
 
 
 def _versioned(args: StackValidationArgs, report: Report) -> None:
-    config = args.get_config()
-    for bucket in _buckets(args, list(config["dataBuckets"])):
+    exempt = set(args.get_config()["unversionedBuckets"])
+    for bucket in _buckets(args):
+        if bucket_roles(bucket) & exempt:
+            continue
         states = [get(v.props, "versioningConfiguration", "status") for v in siblings(args, bucket, VERSIONING)]
         if not any(s == "Enabled" or is_unknown(s) for s in states):
             found = ", ".join(str(s) for s in states) or "no BucketVersioning"
-            report(f"{label(bucket)} holds data but versioning is not Enabled ({found})", bucket.urn)
+            report(f"{label(bucket)}: versioning is not Enabled ({found})", bucket.urn)
 
 
 def _enabled_rules(args: StackValidationArgs, bucket: PolicyResource) -> list[Any]:
@@ -255,13 +257,21 @@ RULES = [
     ),
     Rule(
         name="s3-versioning",
-        description="The uploads and backups buckets have versioning Enabled.",
-        why="An overwrite or delete (by a bug, an operator or ransomware) must be recoverable.",
+        description="Every S3 bucket has versioning Enabled, except the ones the config exempts (the logs bucket).",
+        why="An overwrite or delete (by a bug, an operator or ransomware) must be recoverable. The logs bucket is "
+        "exempt: AWS writes each log object once under a new key and it expires; versions would only double it.",
         severity=Severity.HIGH,
         check=_versioned,
         kind="stack",
         references=("AWS-FSBP S3.14", "checkov CKV_AWS_21"),
-        config={"dataBuckets": DATA_BUCKETS_SCHEMA},
+        config={
+            "unversionedBuckets": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["logs"],
+                "description": "name parts of the buckets exempt from versioning, each with its reason in the rule's why",
+            }
+        },
     ),
     Rule(
         name="s3-abort-incomplete-multipart",
@@ -282,6 +292,9 @@ RULES = [
     ),
     Rule(
         name="s3-no-force-destroy-in-prod",
+        references=(
+            "project rule: forceDestroy is a Pulumi provider setting, not an AWS one: no scanner of AWS resources sees it",
+        ),
         description="No S3 bucket has forceDestroy in prod.",
         why="forceDestroy lets a `pulumi destroy` or a replacement empty the bucket instead of failing.",
         severity=Severity.CRITICAL,
@@ -291,6 +304,9 @@ RULES = [
     ),
     Rule(
         name="s3-backups-noncurrent-retention",
+        references=(
+            "project rule: the retention is measured against this stack's recovery window; FSBP S3.13 only asks for some lifecycle rule",
+        ),
         description="The backups bucket keeps noncurrent versions and objects at least as long as the recovery window.",
         why="Point-in-time recovery needs every base backup and WAL segment of the window; an earlier expiry loses them.",
         severity=Severity.HIGH,
@@ -308,6 +324,9 @@ RULES = [
     ),
     Rule(
         name="s3-backups-stay-hot",
+        references=(
+            "project rule: the limit comes from this project's restore time objective, which no framework knows",
+        ),
         description="No lifecycle rule moves the backups bucket's objects to Glacier or Deep Archive.",
         why="A restore from Glacier takes hours before the first byte, beyond the recovery time objective.",
         severity=Severity.MEDIUM,
@@ -317,6 +336,7 @@ RULES = [
     ),
     Rule(
         name="s3-data-buckets-protected-in-prod",
+        references=("project rule: protect is a Pulumi resource option: no scanner of AWS resources sees it",),
         description="In prod the uploads and backups buckets are protect=True.",
         why="Protection makes Pulumi refuse to delete them; retain_on_delete is set too but the engine does not show it to policies.",
         severity=Severity.HIGH,

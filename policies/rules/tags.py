@@ -53,6 +53,8 @@ TAGGABLE = (
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:elasticache/parameterGroup:ParameterGroup",
     "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:ec2/flowLog:FlowLog",
+    "aws:wafv2/webAcl:WebAcl",
 )
 
 
@@ -81,6 +83,9 @@ def _required_tags(args: ResourceValidationArgs, report: Report) -> None:
 RULES = [
     Rule(
         name="tags-required",
+        references=(
+            "project rule: the tag keys are this project's (project, stack, owner); FSBP tagging controls take any key list",
+        ),
         description="Every taggable AWS resource carries the project, stack and owner tags (own or provider default tags).",
         why="Cost reports, the DLM snapshot policy and incident response find a stack's resources by these tags.",
         severity=Severity.LOW,

@@ -43,6 +43,17 @@ STOP_SCHEDULE = {
         "input": '{"InstanceIds": ["i-1"]}',
     },
 }
+OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+DLM = "aws:dlm/lifecyclePolicy:LifecyclePolicy"
+TOPIC = "aws:sns/topic:Topic"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def urn(type_: str, name: str) -> str:
@@ -118,6 +129,7 @@ def add_bucket(stack: Stack, role: str, versioned: bool, protect: bool) -> None:
 def add_network(stack: Stack) -> None:
     stack.add("aws:ec2/vpc:Vpc", "main", {"cidrBlock": "10.40.0.0/16"})
     stack.add("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", {"vpcId": "vpc-1"}, {"vpcId": ["main"]})
+    stack.add(FLOW_LOG, "main", {"vpcId": "vpc-1", "trafficType": "REJECT", "logDestinationType": "cloud-watch-logs", "logDestination": "arn:aws:logs:us-east-1:123456789012:log-group:/vpc-flow-log/prod"}, {"vpcId": ["aws:ec2/vpc:Vpc::main"]})  # fmt: skip
     stack.add(SG, "alb", {"description": "Load balancer: HTTPS and HTTP from the internet", "vpcId": "vpc-1"})
     stack.add(SG, "host", {"description": "Host: app ports from the load balancer only", "vpcId": "vpc-1"})
     for port in (80, 443):
@@ -139,13 +151,13 @@ def add_host(stack: Stack) -> None:
     stack.add("aws:iam/instanceProfile:InstanceProfile", "host", {"role": "host-role"}, {"role": ["host"]})
     user_data = "#cloud-config\npackages: [docker.io]\nruncmd:\n  - TOKEN=$(curl -s -X PUT http://169.254.169.254/latest/api/token)\n"
     stack.add(INSTANCE, "host", {"ami": "ami-1", "instanceType": "t3.large", "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2.0, "httpEndpoint": "enabled"}, "rootBlockDevice": {"encrypted": True, "volumeType": "gp3"}, "iamInstanceProfile": "host-profile", "monitoring": True, "disableApiTermination": True, "ebsOptimized": True, "userData": user_data, "vpcSecurityGroupIds": ["sg-host"]}, {"vpcSecurityGroupIds": [f"{SG}::host"], "iamInstanceProfile": ["aws:iam/instanceProfile:InstanceProfile::host"]})  # fmt: skip
-    stack.add("aws:sns/topic:Topic", "alerts", {})
+    key_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}, {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}]}  # fmt: skip
+    stack.add("aws:kms/key:Key", "telemetry", {"description": "telemetry", "enableKeyRotation": True, "policy": json.dumps(key_policy)})  # fmt: skip
+    stack.add(TOPIC, "alerts", {"kmsMasterKeyId": KEY_ARN}, {"kmsMasterKeyId": ["telemetry"]})
     stack.add("aws:cloudwatch/metricAlarm:MetricAlarm", "host-recover", {"metricName": "StatusCheckFailed_System", "namespace": "AWS/EC2", "dimensions": {"InstanceId": "i-1"}, "alarmActions": ["arn:aws:automate:us-east-1:ec2:recover", "arn:aws:sns:us-east-1:123456789012:alerts"]}, {"dimensions": [f"{INSTANCE}::host"], "alarmActions": ["alerts"]})  # fmt: skip
     stack.add(VOLUME, "data", {"availabilityZone": "us-east-1a", "size": 100.0, "type": "gp3", "encrypted": True, "tags": {"Snapshot": "quintas-crm-prod-data"}}, protect=True, retain_on_delete=True)  # fmt: skip
-    stack.add("aws:dlm/lifecyclePolicy:LifecyclePolicy", "data-snapshots", {"description": "daily", "executionRoleArn": "arn:aws:iam::123456789012:role/dlm", "state": "ENABLED", "policyDetails": {"resourceTypes": ["VOLUME"], "targetTags": {"Snapshot": "quintas-crm-prod-data"}, "schedules": [{"name": "daily", "createRule": {"interval": 24.0, "intervalUnit": "HOURS", "times": "03:00"}, "retainRule": {"count": 14.0}}]}})  # fmt: skip
-    stack.add(
-        "aws:cloudwatch/logGroup:LogGroup", "postgres", {"name": "/quintas-crm/prod/postgres", "retentionInDays": 90.0}
-    )
+    stack.add("aws:dlm/lifecyclePolicy:LifecyclePolicy", "data-snapshots", {"description": "daily", "executionRoleArn": "arn:aws:iam::123456789012:role/dlm", "state": "ENABLED", "policyDetails": {"resourceTypes": ["VOLUME"], "targetTags": {"Snapshot": "quintas-crm-prod-data"}, "schedules": [{"name": "daily", "createRule": {"interval": 24.0, "intervalUnit": "HOURS", "times": "03:00"}, "retainRule": {"count": 14.0}, "crossRegionCopyRules": [{"target": "us-west-2", "encrypted": True, "copyTags": True, "retainRule": {"interval": 14.0, "intervalUnit": "DAYS"}}]}]}})  # fmt: skip
+    stack.add(LOG_GROUP, "postgres", {"name": "/quintas-crm/prod/postgres", "retentionInDays": 90.0, "kmsKeyId": KEY_ARN}, {"kmsKeyId": ["telemetry"]})  # fmt: skip
     stack.add("aws:ecr/repository:Repository", "frontend", {"imageScanningConfiguration": {"scanOnPush": True}, "imageTagMutability": "IMMUTABLE"})  # fmt: skip
     stack.add("aws:kms/key:Key", "backups", {"description": "backups", "enableKeyRotation": True})
 
@@ -154,7 +166,34 @@ def add_load_balancer(stack: Stack) -> None:
     stack.add(LB, "alb", {"loadBalancerType": "application", "securityGroups": ["sg-alb"], "dropInvalidHeaderFields": True, "enableDeletionProtection": True, "accessLogs": {"bucket": f"quintas-crm-{STACK}-logs", "enabled": True}}, {"securityGroups": [f"{SG}::alb"], "accessLogs": [f"{BUCKET}::logs"]})  # fmt: skip
     stack.add(LISTENER, "https", {"loadBalancerArn": "arn:lb", "port": 443.0, "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "certificateArn": "arn:aws:acm:cert", "defaultActions": [{"type": "fixed-response", "fixedResponse": {"contentType": "text/plain", "statusCode": "404"}}]}, {"loadBalancerArn": ["alb"]})  # fmt: skip
     stack.add(LISTENER, "http", {"loadBalancerArn": "arn:lb", "port": 80.0, "protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]}, {"loadBalancerArn": ["alb"]})  # fmt: skip
+    add_waf(stack)
     stack.add("aws:lb/listenerRule:ListenerRule", "app", {"listenerArn": "arn:https", "priority": 10.0, "actions": [{"type": "forward", "targetGroupArn": "arn:tg"}], "conditions": [{"hostHeader": {"values": ["app.example.com"]}}]}, {"listenerArn": ["https"]})  # fmt: skip
+
+
+def managed_group(name: str, priority: float) -> dict[str, Any]:
+    visibility = {"cloudwatchMetricsEnabled": True, "metricName": name, "sampledRequestsEnabled": True}
+    return {"name": name, "priority": priority, "overrideAction": {"none": {}}, "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": name}}, "visibilityConfig": visibility}  # fmt: skip
+
+
+def add_waf(stack: Stack) -> None:
+    visibility = {"cloudwatchMetricsEnabled": True, "metricName": "alb", "sampledRequestsEnabled": True}
+    login = {"byteMatchStatement": {"fieldToMatch": {"uriPath": {}}, "positionalConstraint": "STARTS_WITH", "searchString": "/auth/", "textTransformations": [{"priority": 0.0, "type": "LOWERCASE"}]}}  # fmt: skip
+    rate = {"name": "login-rate-limit", "priority": 0.0, "action": {"block": {}}, "statement": {"rateBasedStatement": {"limit": 100.0, "aggregateKeyType": "IP", "scopeDownStatement": login}}, "visibilityConfig": visibility}  # fmt: skip
+    groups = [managed_group("AWSManagedRulesKnownBadInputsRuleSet", 1.0), managed_group("AWSManagedRulesCommonRuleSet", 2.0)]  # fmt: skip
+    stack.add(WEB_ACL, "alb", {"scope": "REGIONAL", "defaultAction": {"allow": {}}, "rules": [rate, *groups], "visibilityConfig": visibility})  # fmt: skip
+    stack.add(WAF_ASSOCIATION, "alb", {"resourceArn": "arn:lb", "webAclArn": "arn:acl"}, {"resourceArn": [f"{LB}::alb"], "webAclArn": [f"{WEB_ACL}::alb"]})  # fmt: skip
+    stack.add(WAF_LOGGING, "alb", {"resourceArn": "arn:acl", "logDestinationConfigs": ["arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-prod"]}, {"resourceArn": [f"{WEB_ACL}::alb"]})  # fmt: skip
+
+
+def add_data_protection(stack: Stack) -> None:
+    """Object Lock on the backups buckets, replication and access logging of the data buckets."""
+    for role in ("backups", "backups-replica"):
+        stack.add(OBJECT_LOCK, f"{role}-lock", {"bucket": f"quintas-crm-{STACK}-{role}", "objectLockEnabled": "Enabled", "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 31.0}}}, {"bucket": [f"{BUCKET}::{role}"]})  # fmt: skip
+    for role in ("uploads", "backups"):
+        physical = f"quintas-crm-{STACK}-{role}"
+        on = {"bucket": [f"{BUCKET}::{role}"]}
+        stack.add(REPLICATION, f"{role}-replication", {"bucket": physical, "role": "arn:aws:iam::123456789012:role/replication", "rules": [{"id": f"{role}-to-us-west-2", "status": "Enabled", "filter": {}, "destination": {"bucket": f"arn:aws:s3:::{physical}-replica"}}]}, on)  # fmt: skip
+        stack.add(BUCKET_LOGGING, f"{role}-logging", {"bucket": physical, "targetBucket": f"quintas-crm-{STACK}-logs", "targetPrefix": f"s3-access/{role}/"}, on)  # fmt: skip
 
 
 POSTGRES_COMMAND = [
@@ -270,6 +309,9 @@ def baseline() -> Stack:
     stack = Stack()
     for role, versioned in (("uploads", True), ("backups", True), ("logs", False)):
         add_bucket(stack, role, versioned, protect=versioned)
+    for role in ("uploads-replica", "backups-replica"):
+        add_bucket(stack, role, True, protect=True)
+    add_data_protection(stack)
     add_network(stack)
     add_host(stack)
     add_load_balancer(stack)

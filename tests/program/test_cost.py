@@ -168,7 +168,8 @@ def test_an_unknown_type_and_an_unknown_volume_type_are_not_priced() -> None:
 
 
 def test_a_region_with_no_prices_leaves_every_line_not_priced() -> None:
-    est = cost.estimate(*cost.run_with_config("prod", {"aws:region": "us-west-2"}, program=configured))
+    settings = {"aws:region": "us-west-2", "replicaRegion": "eu-west-1"}
+    est = cost.estimate(*cost.run_with_config("prod", settings, program=configured))
     assert est.region == "us-west-2"
     host = _line(est, "host", "t3.large instance hours")
     assert host.monthly_usd is None and "no price ec2.instance.t3.large for us-west-2" in host.assumption
@@ -182,13 +183,13 @@ def test_free_types_cost_nothing_and_are_not_flagged() -> None:
 
 def test_every_type_the_simulated_cloud_knows_is_priced_or_known_free() -> None:
     from ops.sim.templates_managed import TEMPLATES as RESOURCES
-    from policies.rules.pricing.managed import PRICE_RULES as RULES
+    from policies.rules.pricing.estimate import ALL_RULES
 
     book = pricing.load()
-    known = set(RULES) | set(book.free_types) | set(book.unpriced_types)
+    known = set(ALL_RULES) | set(book.free_types) | set(book.unpriced_types)
     missing = sorted(t for t in RESOURCES if not t.startswith("pulumi:") and t not in known)
     assert missing == [], (
-        f"price these types in policies/rules/pricing/model.py (managed.py) or list them in policies/rules/pricing/prices/aws.yaml: {missing}"
+        f"price these types in policies/rules/pricing/model.py (managed.py, protection.py) or list them in policies/rules/pricing/prices/aws.yaml: {missing}"
     )
 
 

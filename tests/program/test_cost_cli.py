@@ -44,7 +44,7 @@ def test_cost_json_lines_add_up_to_the_total() -> None:
     code, out, _ = _run("cost", "--stack", "prod", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["stack"] == "prod" and doc["region"] == "us-east-1" and doc["budget_usd"] == 130
+    assert doc["stack"] == "prod" and doc["region"] == "us-east-1" and doc["budget_usd"] == 160
     assert doc["total_usd"] == pytest.approx(sum(line["monthly_usd"] or 0 for line in doc["lines"]), abs=0.01)
     assert {"resource", "item", "quantity", "unit", "unit_usd", "monthly_usd", "assumption"} <= set(doc["lines"][0])
 
@@ -140,7 +140,7 @@ def test_cli_entry_point_runs_as_a_module() -> None:
 
 def test_every_price_row_names_region_date_source_and_unit() -> None:
     book = pricing.load()
-    assert book.regions() == ["us-east-1"]
+    assert book.regions() == ["us-east-1", "us-west-2"]  # us-west-2: prod's replica region
     for price in book.prices.values():
         assert price.region and price.unit and price.date.startswith("20")
         assert price.source and price.source_url.startswith("https://aws.amazon.com/")

@@ -58,7 +58,10 @@ def test_the_data_volume_and_its_snapshots_follow_the_settings(stack_estimate) -
     assert config.data_volume_size_gb in sizes
     snapshots = [line for line in est.lines if line.price_key == "ebs.snapshot.standard"]
     size, kept = config.data_volume_size_gb, config.snapshot_retention_days
-    assert [s.quantity for s in snapshots] == [pytest.approx(size * (0.5 + 0.03 * (kept - 1)))]
+    # The copies in the replica region (prod) keep as many snapshots as the originals.
+    copies = 2 if config.replica_region else 1
+    assert [s.quantity for s in snapshots] == [pytest.approx(size * (0.5 + 0.03 * (kept - 1)))] * copies
+    assert [s.item.startswith("copies of") for s in snapshots] == [False, True][:copies]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ PROD_COMPONENTS = {
     "network",
     "security",
     "data",
+    "keys",
+    "waf",
 }
 
 

@@ -138,12 +138,17 @@ def test_host_pulls_only_from_the_project_ecr_repositories(stack_run: engine.Run
 def test_host_writes_only_to_the_stack_log_groups_and_alert_topic(stack_run: engine.Run) -> None:
     telemetry = doc(stack_run.one(ROLE_POLICY, "host-telemetry").inputs["policy"])
     assert stack_run.one(ROLE_POLICY, "host-telemetry").inputs["role"] == stack_run.one("aws:iam/role:Role", "host").id
-    groups = [g.outputs["arn"] for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup")]
+    monitoring = stack_run.one("quintas:monitoring:Monitoring", "monitoring").urn
+    groups = [g.outputs["arn"] for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.parent == monitoring]
+    assert groups, "the container log groups are Monitoring's children"
     logs = statement(telemetry, "ContainerLogs")
     assert sorted(logs["Resource"]) == sorted(groups + [f"{g}:log-stream:*" for g in groups])
     assert all(f":log-group:/quintas-crm/{stack_run.stack}/" in r for r in logs["Resource"])
     publish = statement(telemetry, "PublishAlerts")
     assert (publish["Action"], publish["Resource"]) == (["sns:Publish"], stack_run.outputs["alertTopicArn"])
+    key = statement(telemetry, "PublishAlertsEncrypted")
+    assert key["Resource"] == stack_run.one("aws:kms/key:Key", "telemetry").outputs["arn"]
+    assert key["Condition"] == {"StringLike": {"kms:ViaService": "sns.*.amazonaws.com"}}
 
 
 def test_key_pair_holds_the_operator_public_key(stack_run: engine.Run) -> None:

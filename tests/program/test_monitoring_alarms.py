@@ -104,7 +104,8 @@ def test_outside_us_east_1_the_health_check_alarm_and_its_topic_live_in_us_east_
 
 def test_one_log_group_per_service_with_configured_retention(staging: engine.Run, prod: engine.Run) -> None:
     for run, days in ((staging, 14), (prod, 90)):
-        groups = {g.name: g.inputs for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        monitoring = run.one("quintas:monitoring:Monitoring", "monitoring").urn
+        groups = {g.name: g.inputs for g in run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.parent == monitoring}
         assert sorted(groups) == sorted(SERVICES)
         assert {g["name"] for g in groups.values()} == {f"/quintas-crm/{run.stack}/{s}" for s in SERVICES}
         assert {g["retentionInDays"] for g in groups.values()} == {days}

@@ -209,6 +209,7 @@ def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_p
     shipped_runs, prod
 ) -> None:
     from ops.cost import estimate as cost
+    from ops.sim.engine import load_stack_settings
     from policies.rules import RULES
 
     code, out, _ = _plan("--stack", "prod")
@@ -219,7 +220,8 @@ def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_p
         counts = [len(members), sum(r.protect for r in members), sum(r.retain_on_delete for r in members)]
         assert any(line.split() == [name, *map(str, counts)] for line in head), (name, counts)
     total = cost.estimate(prod).total_usd
-    assert any(f"budget OK: estimated ${total:.2f}/month is within the $130.00 budget" in line for line in head)
+    budget = float(load_stack_settings("prod")[0]["quintas-crm-infra:monthlyBudgetUsd"])
+    assert any(f"budget OK: estimated ${total:.2f}/month is within the ${budget:.2f} budget" in line for line in head)
     assert any("0 mandatory and 1 advisory violation(s)" in line for line in head)
     reason = next(r.advisory_reason for r in RULES if r.name == "ec2-no-public-ipv4")
     assert " ".join(reason.split()) in " ".join(" ".join(head).split())
@@ -251,9 +253,10 @@ def test_plan_text_groups_small_cost_lines_per_service_and_json_keeps_each(shipp
     assert len(small) >= 28  # two per log group, one per alarm
     row = next(line for line in text.splitlines() if line.strip().startswith(f"{len(small)} cloudwatch lines"))
     assert row.split()[-1] == f"{sum(line['monthly_usd'] for line in small):.2f}"
-    assert "log ingestion" not in text.split("Monthly cost")[1].split("Total:")[0]
+    shown = [row for row in text.split("Monthly cost")[1].split("Total:")[0].splitlines() if " log ingestion " in row]
+    assert shown and all(float(row.split()[-1]) >= 0.5 for row in shown)  # only lines of $0.50 or more stand alone
     _, full, _ = _plan("--stack", "prod", "--full")
-    assert full.count(" log ingestion ") == 14
+    assert full.count(" log ingestion ") == sum(line["item"] == "log ingestion" for line in lines) > len(shown)
 
 
 def test_an_advisory_finding_carries_the_written_reason_of_the_config_or_else_the_rule(prod) -> None:

@@ -27,6 +27,9 @@ OUTPUTS = {
 REQUIRED_TAGS = ("project", "stack", "owner", "managed-by", "component")
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
 def _taggable(type_token: str) -> bool:
     """Whether the provider's resource class takes `tags` (from the SDK itself, not a list kept here)."""
     package, module_path, _ = type_token.split(":")
@@ -92,6 +95,8 @@ def test_component_tag_names_the_component_that_made_the_resource(prod: engine.R
         "quintas:load_balancer:LoadBalancer": "load-balancer",
         "quintas:monitoring:Monitoring": "monitoring",
         "quintas:registry:ImageRepositories": "registry",
+        "quintas:keys:Keys": "keys",
+        "quintas:waf:Firewall": "waf",
     }
     for r in prod.resources:
         if r.custom and r.parent in components and "tags" in r.inputs:
@@ -103,9 +108,23 @@ def _shape(run: engine.Run) -> set[tuple[str, str]]:
     return {(r.type, re.sub(r"-email-\d+$", "-email-N", r.name)) for r in run.resources}
 
 
+def _prod_only_protections(prod: engine.Run) -> set[tuple[str, str]]:
+    """What prod adds over staging's settings: replication of its data to another region (staging opts
+    out) and the WAF (off in staging)."""
+    replicated = {("pulumi:providers:aws", "replica"), ("aws:iam/role:Role", "replication")}
+    replicated |= {("aws:iam/rolePolicy:RolePolicy", "replication")}
+    replicated |= {("aws:s3/bucketReplicationConfig:BucketReplicationConfig", p) for p in ("backups", "uploads")}
+    replicated |= {(t, name) for t, name in _shape(prod) if name.endswith("-replica")}
+    waf = {
+        (t, n) for t, n in _shape(prod) if t.startswith(("aws:wafv2/", "quintas:waf:")) or (t, n) == (LOG_GROUP, "waf")
+    }
+    assert len(waf) == 5 and len([r for r in replicated if r[0] == "aws:s3/bucket:Bucket"]) == 2
+    return replicated | waf
+
+
 def test_staging_in_prods_design_is_structurally_the_same_as_prod(staging_alb: engine.Run, prod: engine.Run) -> None:
-    # The only difference: prod has a Route53 zone, so its certificate is validated there.
-    assert _shape(prod) - _shape(staging_alb) == {
+    # The only other difference: prod has a Route53 zone, so its certificate is validated there.
+    assert _shape(prod) - _shape(staging_alb) - _prod_only_protections(prod) == {
         ("aws:route53/record:Record", "cert-validation-0"),
         ("aws:route53/record:Record", "cert-validation-1"),
         ("aws:route53/record:Record", "cert-validation-2"),
@@ -117,7 +136,9 @@ def test_staging_differs_from_prod_only_at_its_edge_and_in_its_running_hours(
     staging: engine.Run, prod: engine.Run
 ) -> None:
     """The workload, its data path and the platform under it are prod's; the ALB and the always-on host are not."""
-    only_prod = {(t.split(":")[1].split("/")[0], n) for t, n in _shape(prod) - _shape(staging)}
+    only_prod = {
+        (t.split(":")[1].split("/")[0], n) for t, n in _shape(prod) - _shape(staging) - _prod_only_protections(prod)
+    }
     assert {m for m, _ in only_prod} == {"lb", "acm", "load_balancer", "route53", "ec2", "vpc", "cloudwatch"}
     assert {n for m, n in only_prod if m in ("ec2", "vpc", "cloudwatch", "route53")} == {
         "alb",
@@ -236,6 +257,8 @@ def test_prod_protects_and_retains_exactly_the_data_resources(prod: engine.Run) 
     assert kept == [
         ("aws:ebs/volume:Volume", "data"),
         ("aws:s3/bucket:Bucket", "backups"),
+        ("aws:s3/bucket:Bucket", "backups-replica"),
         ("aws:s3/bucket:Bucket", "uploads"),
+        ("aws:s3/bucket:Bucket", "uploads-replica"),
     ]
     assert all(r.protect and r.retain_on_delete for r in prod.resources if (r.type, r.name) in kept)

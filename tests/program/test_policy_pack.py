@@ -311,13 +311,13 @@ def test_cost_rule_prices_with_the_packs_price_book(monkeypatch: pytest.MonkeyPa
 
     def estimate_resources(resources: list[Any], **kwargs: Any) -> Any:
         calls.append({"resources": resources, **kwargs})
-        return types.SimpleNamespace(total_usd=140.25, unpriced=[])
+        return types.SimpleNamespace(total_usd=170.25, unpriced=[])
 
     monkeypatch.setattr(cost, "estimate_resources", estimate_resources)
     [found] = policy.evaluate(
         fx.baseline().run(), policy.load_config("prod"), rules=[r for r in RULES if r.name == "cost-within-budget"]
     )
-    assert found.message == "estimated $140.25/month is over the $130.00 budget by $10.25 (monthlyBudgetUsd)"
+    assert found.message == "estimated $170.25/month is over the $160.00 budget by $10.25 (monthlyBudgetUsd)"
     [call] = calls
     assert (call["region"], call["environment"], call["settings"]) == (
         "us-east-1",

@@ -9,9 +9,10 @@ import textwrap
 
 import pytest
 
-from components.aws.buckets import BucketsArgs, SecureBucketArgs
+from components.aws.buckets import BucketsArgs
 from components.aws.host import AppHostArgs
 from components.aws.load_balancer import LoadBalancerArgs
+from components.aws.secure_bucket import SecureBucketArgs
 from components.aws.volume import DataVolumeArgs
 from components.workload.containers import ContainersArgs
 from components.workload.registry import ImageRepositoriesArgs

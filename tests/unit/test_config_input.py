@@ -171,9 +171,9 @@ def test_a_secure_owner_never_becomes_a_plain_tag() -> None:
 @pytest.mark.parametrize("key", sorted(settings.KNOWN_KEYS - {"owner"}) + ["aws:region"])
 def test_no_setting_is_read_from_a_secure_value_into_plain_settings(key: str) -> None:
     full = key if ":" in key else f"{P}:{key}"
-    # Unset in prod: noncurrentVersionExpirationDays ("40"), and edge and schedule (their defaults); the
+    # Unset in prod: noncurrentVersionExpirationDays ("40"), and edge, schedule and waf (their defaults); the
     # scale-out settings are in prod-ecs.
-    defaults = {f"{P}:edge": "alb", f"{P}:schedule": "always"}
+    defaults = {f"{P}:edge": "alb", f"{P}:schedule": "always", f"{P}:waf": "block"}
     value = {**defaults, **_shipped("prod-ecs"), **_shipped("prod")}.get(full, "40")
     error = problems("prod", secret=(key,), **{key: value})
     assert error.keys == [full]
@@ -289,3 +289,13 @@ def test_a_setting_under_an_unknown_namespace_lists_the_namespaces_read() -> Non
     assert [p.allowed for p in err.problems if p.key == "gcp:project"] == [
         "a namespace something reads: aws, command, docker, pulumi, quintas-crm-infra, random"
     ]
+
+
+def test_a_waf_needs_the_load_balancer_it_attaches_to() -> None:
+    """edge: host has no load balancer: a WAF setting other than off is refused, naming both ways out."""
+    error = problems("staging", waf="block")
+    assert error.keys == [f"{P}:waf"]
+    assert "set waf: off or edge: alb" in str(error)
+    assert read("staging", waf="off").waf == "off"
+    assert read("staging", edge="alb", waf="count").waf == "count"
+    assert read("prod").waf == "block"

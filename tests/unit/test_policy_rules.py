@@ -12,6 +12,7 @@ import pytest
 
 from ops.sim import policy
 from policies.rules import RULES, cost, rule
+from policies.rules.base import PROJECT_RULE
 from tests.helpers import policy_fixtures as fx
 from tests.helpers.policy_fixtures import Stack
 
@@ -78,7 +79,18 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "s3-acls-disabled": (setp("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "uploads-ownership", "rule.objectOwnership", "ObjectWriter"), "Bucket 'uploads': object ownership is not BucketOwnerEnforced (ObjectWriter)"),
     "s3-encryption": (drop("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "backups-encryption"), "Bucket 'backups' has no default server-side encryption"),
     "s3-tls-only": (setp("aws:s3/bucketPolicy:BucketPolicy", "uploads-policy", "policy", json.dumps({"Statement": []})), "Bucket 'uploads' has no bucket policy denying requests without TLS"),
-    "s3-versioning": (setp("aws:s3/bucketVersioning:BucketVersioning", "backups-versioning", "versioningConfiguration.status", "Suspended"), "Bucket 'backups' holds data but versioning is not Enabled (Suspended)"),
+    "s3-versioning": (setp("aws:s3/bucketVersioning:BucketVersioning", "backups-versioning", "versioningConfiguration.status", "Suspended"), "Bucket 'backups': versioning is not Enabled (Suspended)"),
+    "s3-backups-object-lock": (setp(fx.OBJECT_LOCK, "backups-lock", "rule.defaultRetention.days", 7.0), "Bucket 'backups': Object Lock keeps versions 7 days, less than the 30-day recovery window"),
+    "s3-data-replicated-in-prod": (drop(fx.REPLICATION, "uploads-replication"), "Bucket 'uploads' holds data in prod but is not replicated to another region"),
+    "ebs-snapshots-copied-off-region-in-prod": (setp(fx.DLM, "data-snapshots", "policyDetails.schedules.0.crossRegionCopyRules.0.encrypted", False), "LifecyclePolicy 'data-snapshots': daily copies no snapshot to another region"),
+    "iam-no-backup-destruction": (role_policy({"Sid": "Prune", "Effect": "Allow", "Action": ["s3:Delete*"], "Resource": "arn:aws:s3:::b/*"}), "RolePolicy 'host': policy statement Prune allows s3:DeleteObjectVersion"),
+    "s3-data-access-logging": (drop(fx.BUCKET_LOGGING, "backups-logging"), "Bucket 'backups' has no S3 server access logging"),
+    "vpc-flow-logs": (setp(fx.FLOW_LOG, "main", "trafficType", "ACCEPT"), "Vpc 'main' records no rejected traffic in a flow log (ACCEPT)"),
+    "sns-topic-encrypted": (setp(fx.TOPIC, "alerts", "kmsMasterKeyId", "alias/aws/sns"), "Topic 'alerts' is not encrypted with a customer managed KMS key (the AWS managed key, which CloudWatch alarms cannot use)"),
+    "logs-encrypted": (setp(fx.LOG_GROUP, "postgres", "kmsKeyId", DELETE), "LogGroup 'postgres' is not encrypted with a KMS key (kmsKeyId)"),
+    "waf-on-public-alb-in-prod": (drop(fx.WAF_ASSOCIATION, "alb"), "LoadBalancer 'alb' faces the internet in prod with no WAF web ACL associated"),
+    "waf-rules": (setp(fx.WEB_ACL, "alb", "rules", [fx.managed_group("AWSManagedRulesCommonRuleSet", 1.0)]), "WebAcl 'alb' has no rate-based rule"),
+    "waf-logging": (drop(fx.WAF_LOGGING, "alb"), "WebAcl 'alb' has no logging configuration"),
     "s3-abort-incomplete-multipart": (setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-lifecycle", "rules.0.abortIncompleteMultipartUpload.daysAfterInitiation", 30.0), "Bucket 'logs' has no enabled lifecycle rule aborting incomplete multipart uploads within 7 days"),
     "s3-no-force-destroy-in-prod": (setp(fx.BUCKET, "uploads", "forceDestroy", True), "Bucket 'uploads' has forceDestroy in prod"),
     "s3-backups-noncurrent-retention": (setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backups-lifecycle", "rules.1.noncurrentVersionExpiration.noncurrentDays", 10.0), "noncurrent versions expire after 10 days, less than the 30-day recovery window"),
@@ -140,7 +152,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "ecs-no-secret-in-task-environment": (setp(fx.TASK, "directus", "containerDefinitions", fx.task_containers([{"name": "DB_PASSWORD", "value": "hunter2hunter2"}])), "TaskDefinition 'directus': DB_PASSWORD holds a value in the plain environment"),
     "ecs-task-role-least-privilege": (setp(fx.TASK, "directus", "taskRoleArn", f"{fx.ROLE_ARN}directus-execution"), "TaskDefinition 'directus': the application's task role is the execution role"),
     "ecs-no-public-ip": (setp(fx.SERVICE, "directus", "networkConfiguration.assignPublicIp", True), "Service 'directus' gives each task a public IPv4 address"),
-    "cost-within-budget": (lambda stack: setattr(cost, "estimate_stack", lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $130.00 budget by $41.50"),
+    "cost-within-budget": (lambda stack: setattr(cost, "estimate_stack", lambda r, c: cost.CostEstimate(171.5)), "estimated $171.50/month is over the $160.00 budget by $11.50"),
 }  # fmt: skip
 
 
@@ -192,6 +204,9 @@ def staging_config() -> dict[str, dict[str, Any]]:
         ("rds-deletion-protection-in-prod", setp(fx.RDS, "postgres", "deletionProtection", False)),
         ("elasticache-replica-in-prod", setp(fx.REDIS, "redis", "numCacheClusters", 1.0)),
         ("backups-recovery-window", setp(fx.CONTAINER, "backup", "envs.2", "RECOVERY_WINDOW_DAYS=7")),
+        ("s3-data-replicated-in-prod", drop(fx.REPLICATION, "uploads-replication")),
+        ("ebs-snapshots-copied-off-region-in-prod", setp(fx.DLM, "data-snapshots", "policyDetails.schedules.0.crossRegionCopyRules", [])),
+        ("waf-on-public-alb-in-prod", drop(fx.WAF_ASSOCIATION, "alb")),
         ("s3-backups-noncurrent-retention", setp("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backups-lifecycle", "rules.1.noncurrentVersionExpiration.noncurrentDays", 10.0)),
     ],
 )  # fmt: skip
@@ -280,3 +295,42 @@ def test_backup_settings_in_the_shape_of_the_backups_component_pass() -> None:
         "keeps a recovery window of 14 days, below the minimum of 30"
         in findings(stack, "backups-recovery-window")[0].message
     )
+
+
+def test_versioning_covers_every_bucket_but_the_exempt_logs_bucket() -> None:
+    """CKV_AWS_21 and FSBP S3.14 ask it of every bucket: a new bucket is checked, not only uploads and backups."""
+    stack = fx.baseline()
+    fx.add_bucket(stack, "reports", versioned=False, protect=False)
+    [found] = findings(stack, "s3-versioning")
+    assert found.resource == "reports" and "versioning is not Enabled (no BucketVersioning)" in found.message
+
+
+def test_an_alert_topic_whose_key_refuses_cloudwatch_is_reported() -> None:
+    stack = fx.baseline()
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}  # fmt: skip
+    stack.get("aws:kms/key:Key", "telemetry").inputs["policy"] = json.dumps(policy)
+    [found] = findings(stack, "sns-topic-encrypted")
+    assert "alarms publish to it but its key 'telemetry' does not let cloudwatch.amazonaws.com use it" in found.message
+
+
+@pytest.mark.parametrize("action", ["s3:*", "*", "s3:PutObjectRetention", "s3:bypassgovernanceretention"])
+def test_backup_destruction_is_found_behind_wildcards_and_any_case(action: str) -> None:
+    stack = fx.baseline()
+    role_policy({"Sid": "Wide", "Effect": "Allow", "Action": action, "Resource": "arn:aws:s3:::b/*"})(stack)
+    assert findings(stack, "iam-no-backup-destruction")
+
+
+def test_every_rule_cites_a_control_or_says_why_it_is_a_project_rule() -> None:
+    known = ("AWS-FSBP ", "checkov CKV", "CIS-Docker-v1.2.0 ", "CIS-AWS-v3.0.0 ")
+    for r in RULES:
+        assert r.references, r.name
+        for ref in r.references:
+            if ref.startswith(PROJECT_RULE):
+                assert len(ref) > len(PROJECT_RULE) + 20, f"{r.name}: say why no control fits"
+            else:
+                assert ref.startswith(known), f"{r.name}: {ref}"
+
+
+def test_the_hop_limit_rule_does_not_cite_the_launch_template_check() -> None:
+    # CKV_AWS_341 is a launch-template check that wants 1; the rule checks instances and allows 2.
+    assert "checkov CKV_AWS_341" not in rule("ec2-imds-hop-limit").citations

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import book as pricing
+from . import protection
 from .managed import PRICE_RULES
 from .model import NOT_PRICED, Item, Line, Pricer, not_priced, stack_lines
 
 SKIPPED_PACKAGES = ("pulumi", "quintas")  # the stack, providers and our components: no cloud resource
+ALL_RULES = {**PRICE_RULES, **protection.RULES}  # managed services (ecs), and the DLM rule with cross-region copies
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,12 @@ def estimate_resources(
     usage = book.usage(environment)
     items = [i for i in map(as_item, resources) if i.type.split(":", 1)[0] not in SKIPPED_PACKAGES]
     # Registration order varies from run to run; the estimate reads in a fixed order.
-    rank = {t: n for n, t in enumerate(PRICE_RULES)}
+    rank = {t: n for n, t in enumerate(ALL_RULES)}
     items.sort(key=lambda i: (rank.get(i.type, len(rank)), i.type, i.name))
     p = Pricer(book, region, usage, items, settings or {})
     lines: list[Line] = []
     for it in items:
-        rule = PRICE_RULES.get(it.type)
+        rule = ALL_RULES.get(it.type)
         if rule is not None:
             lines += rule(p, it)
         elif it.type in book.unpriced_types:

@@ -164,21 +164,27 @@ def lifecycle_policy(p: Pricer, it: Item) -> list[Line]:
     schedules = details.get("schedules") or []
     if not schedules:
         return lines
-    schedule = schedules[0]
+    for name, gb, _, why in snapshot_gb(p, it, schedules[0]):
+        lines.append(p.line(it, "ebs.snapshot.standard", gb, f"snapshots of {name}", why))
+    return lines
+
+
+def snapshot_gb(p: Pricer, it: Item, schedule: Mapping[str, Any]) -> list[tuple[str, float, float, str]]:
+    """(volume, GB stored, GB changed a day, why) for each volume a DLM policy targets, keeping
+    `schedule`'s retainRule: the first snapshot stores the used part, each later one what changed."""
+    details = it.props.get("policyDetails") or {}
     retained = _retained(schedule, p.settings)
-    interval_h = _num((schedule.get("createRule") or {}).get("interval"), 24)
+    interval_h = _num((((details.get("schedules") or [{}])[0]).get("createRule") or {}).get("interval"), 24)
     used = _num(p.usage["volume_used_fraction"])
     change = _num(p.usage["snapshot_daily_change_fraction"]) * interval_h / 24
-    wanted = details.get("targetTags") or {}
-    for target in _targets(p, details, wanted):
-        size = target[1]
-        gb = size * (used + change * max(retained - 1, 0))
+    found = []
+    for name, size in _targets(p, details, details.get("targetTags") or {}):
         why = (
             f"{retained:g} snapshots of {size:g} GB kept: the first stores the used {used:.0%},"
             f" each later one the {change * 100:.3g}% changed since the one before"
         )
-        lines.append(p.line(it, "ebs.snapshot.standard", gb, f"snapshots of {target[0]}", why))
-    return lines
+        found.append((name, size * (used + change * max(retained - 1, 0)), size * change * 24 / interval_h, why))
+    return found
 
 
 def _retained(schedule: Mapping[str, Any], settings: Mapping[str, Any]) -> float:
@@ -273,19 +279,23 @@ def dashboard(p: Pricer, it: Item) -> list[Line]:
 
 
 def log_group(p: Pricer, it: Item) -> list[Line]:
-    groups = len(p.of_type(it.type))
-    ingest = _num(p.usage["log_ingest_gb_per_month"]) / groups
+    """Named groups (flow log, WAF) ingest what `log_ingest_gb_by_group` says; the container groups
+    share the stack's `log_ingest_gb_per_month`."""
+    own: Mapping[str, float] = p.usage.get("log_ingest_gb_by_group") or {}
+    mine = next((gb for part, gb in own.items() if part in it.name), None)
+    shared = [g for g in p.of_type(it.type) if not any(part in g.name for part in own)]
+    total = _num(p.usage["log_ingest_gb_per_month"])
+    ingest = _num(mine) if mine is not None else total / max(len(shared), 1)
+    why = (
+        f"{ingest:g} GB a month assumed for this group"
+        if mine is not None
+        else (f"stack's {total:g} GB a month split over {len(shared)} log groups")
+    )
     days = _num(it.props.get("retentionInDays"))
     months = days / (p.hours / 24) if days else 12.0
     kept = f"kept {days:g} days" if days else "never expires: 12 months assumed"
     return [
-        p.line(
-            it,
-            "cloudwatch.logs.ingest",
-            ingest,
-            "log ingestion",
-            f"stack's {p.usage['log_ingest_gb_per_month']:g} GB a month split over {groups} log groups",
-        ),  # fmt: skip
+        p.line(it, "cloudwatch.logs.ingest", ingest, "log ingestion", why),
         p.line(it, "cloudwatch.logs.storage", ingest * months, "log storage", f"{kept}, uncompressed (upper bound)"),
     ]
 
