@@ -22,7 +22,9 @@ from components.config import StackConfig
 from components.engine_versions import check_fits
 from components.workload.backup_job import backup_job_spec
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
+from components.workload.db_roles import BACKUP, DIRECTUS, ROLES, SUPERUSER
 from components.workload.images import UPSTREAM, upstream
+from components.workload.monitoring_config import SERVICES_DIR
 from components.workload.services import (
     HealthCheck,
     Image,
@@ -39,7 +41,8 @@ from components.workload.spec_checks import validate_catalogue
 # whose repository stays until its old images are deleted. Upstream pins: components/workload/images.py.
 PRIVATE_IMAGES = ("frontend", "postgres", "directus")
 SECRET_NAMES = (
-    "postgres_password",
+    "postgres_password",  # the superuser's: the postgres container alone gets it
+    *(role.secret for role in ROLES),
     "directus_secret",
     "directus_admin_password",
     "grafana_admin_password",
@@ -47,8 +50,13 @@ SECRET_NAMES = (
 )
 # The CRM's database (the seed plan's name): backups, dumps and restores default to it.
 DB_NAME = CRM_DATABASE
-DB_USER = CRM_DB_USER
-POSTGRES_DATA = "/srv/data/postgres"  # host directory of the data volume, shared with the backup job
+DB_USER = CRM_DB_USER  # its owner, Directus's role (components/workload/db_roles.py)
+POSTGRES_DATA = "/srv/data/postgres"
+# The image's entrypoint sources it on a new data directory, after the PostGIS script (10_postgis.sh).
+ROLES_SCRIPT = "/docker-entrypoint-initdb.d/20-quintas-roles.sh"
+SOCKET_PROXY = "socket-proxy"  # the service name Traefik reaches the Docker API at
+SOCKET_PROXY_PORT = 2375
+PROXY_CONFIG = "/usr/local/etc/haproxy/docker-api.cfg"  # host directory of the data volume, shared with the backup job
 HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
 
@@ -86,11 +94,12 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
     scale = _scale(config)
     database = postgres(config, inputs, scale)
     backup = backup_job_spec(
-        config, database.image, inputs.backups_bucket, inputs.secrets["postgres_password"],
-        database=DB_NAME, db_user=DB_USER, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
+        config, database.image, inputs.backups_bucket, inputs.secrets[BACKUP.secret],
+        database=DB_NAME, db_user=BACKUP.name, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
     )  # fmt: skip
     specs = [
-        traefik(config.vpc_cidr),
+        traefik(config.vpc_cidr, config.stack),
+        socket_proxy(),
         frontend(config, inputs, scale),
         directus(config, inputs, scale),
         database,
@@ -103,8 +112,13 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
     return specs
 
 
-def traefik(trusted_cidr: str) -> ServiceSpec:
-    """`trusted_cidr`: the VPC, where the ALB's addresses are: X-Forwarded-* from anywhere else is ignored."""
+def traefik(trusted_cidr: str, stack: str) -> ServiceSpec:
+    """`trusted_cidr`: the VPC, where the ALB's addresses are: X-Forwarded-* from anywhere else is ignored.
+
+    It reads container labels through the socket proxy (`socket_proxy`), never the Docker socket:
+    the proxy lets only its provider's read calls through, so a compromised Traefik cannot
+    create, start or exec into a container. Only the stack's own containers are routed.
+    """
     check_fits(UPSTREAM["traefik"][1])
     entrypoints = {"app": 3000, "cms": 8055}
     return ServiceSpec(
@@ -112,8 +126,10 @@ def traefik(trusted_cidr: str) -> ServiceSpec:
         image=upstream("traefik"),
         command=(
             "--providers.docker=true",
-            # Only containers that carry traefik.enable=true are routed.
+            f"--providers.docker.endpoint=tcp://{SOCKET_PROXY}:{SOCKET_PROXY_PORT}",
+            # Only containers that carry traefik.enable=true and this stack's label are routed.
             "--providers.docker.exposedByDefault=false",
+            f"--providers.docker.constraints=Label(`quintas.stack`,`{stack}`)",
             "--providers.docker.network=edge",
             *(f"--entrypoints.{name}.address=:{port}" for name, port in entrypoints.items()),
             # Client IP and scheme as the ALB saw them, in the access log and in Directus's activity log.
@@ -131,13 +147,45 @@ def traefik(trusted_cidr: str) -> ServiceSpec:
         memory_mb=96,
         cpus=0.5,
         ports=(Port(3000, 3000), Port(8055, 8055)),
-        volumes=(Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),),
-        host_access="Traefik's docker provider reads container labels from the Docker socket",
-        networks=("edge",),
+        networks=("edge", "docker-api"),
         metrics=Metrics(port=8080),
+        depends_on=(SOCKET_PROXY,),
         # It holds the host ports the ALB targets: the new one can only start once the old one is gone.
         replacement="delete-first",
         stop_grace_seconds=15,
+    )
+
+
+def socket_proxy() -> ServiceSpec:
+    """The one container on the Docker socket besides cAdvisor: HAProxy in front of it for Traefik.
+
+    Its configuration (services/socket-proxy/docker-api.cfg) allows GET/HEAD on the
+    calls Traefik's provider makes and answers 403 to anything else, writes first. It is on
+    the internal docker-api network only, with Traefik: no other container reaches it.
+    """
+    return ServiceSpec(
+        name=SOCKET_PROXY,
+        image=upstream(SOCKET_PROXY),
+        # The image's entrypoint runs `haproxy -W -db` with these arguments.
+        command=("haproxy", "-f", PROXY_CONFIG),
+        # The image's switches (the others default to 0); the configuration honours each of them.
+        env={
+            "CONTAINERS": "1",
+            "NETWORKS": "1",
+            "EVENTS": "1",
+            "VERSION": "1",
+            "PING": "1",
+            "POST": "0",
+            "SOCKET_PATH": "/var/run/docker.sock",
+            "LOG_LEVEL": "info",
+        },
+        config_files={PROXY_CONFIG: (SERVICES_DIR / "socket-proxy" / "docker-api.cfg").read_text()},
+        health=wget_check(f"http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping", interval="10s", start_period="10s"),
+        memory_mb=32,
+        cpus=0.1,
+        volumes=(Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),),
+        host_access="the socket proxy forwards Traefik's read-only Docker API calls to the Docker socket",
+        networks=("docker-api",),
     )
 
 
@@ -164,14 +212,36 @@ def frontend(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
     )
 
 
+def directus_edge_settings(config: StackConfig) -> dict[str, str]:
+    """Directus behind the ALB (TLS) and Traefik: its public address, cookies, CORS and client IPs.
+
+    Cookies carry `Secure`: browsers send them over HTTPS only, which is all the ALB serves.
+    SameSite strict: the app and cms hosts are one site, so the CRM's own pages keep working,
+    and no other site's page can make a browser send them. CORS answers the frontend's
+    origin only. IP_TRUST_PROXY trusts X-Forwarded-For only from private addresses (Traefik
+    on the Docker networks, the ALB in the VPC), so the activity log and the login rate
+    limiter see the client's address, and a client cannot claim another one.
+    """
+    return {
+        "PUBLIC_URL": f"https://{config.cms_host}",
+        "SESSION_COOKIE_SECURE": "true",
+        "SESSION_COOKIE_SAME_SITE": "strict",
+        "REFRESH_TOKEN_COOKIE_SECURE": "true",
+        "REFRESH_TOKEN_COOKIE_SAME_SITE": "strict",
+        "CORS_ENABLED": "true",
+        "CORS_ORIGIN": f"https://{config.app_host}",
+        "IP_TRUST_PROXY": "loopback,uniquelocal",
+    }
+
+
 def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
     env: dict[str, pulumi.Input[str]] = {
-        "PUBLIC_URL": f"https://{config.cms_host}",
+        **directus_edge_settings(config),
         "DB_CLIENT": "pg",
         "DB_HOST": "postgres",
         "DB_PORT": "5432",
         "DB_DATABASE": DB_NAME,
-        "DB_USER": DB_USER,
+        "DB_USER": DIRECTUS.name,
         "ADMIN_EMAIL": config.alert_emails[0],
         "CACHE_ENABLED": "true",
         "CACHE_STORE": "redis",
@@ -195,13 +265,13 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         env=env,
         secrets={
             "directus_secret": inputs.secrets["directus_secret"],
-            "postgres_password": inputs.secrets["postgres_password"],
+            DIRECTUS.secret: inputs.secrets[DIRECTUS.secret],
             "directus_admin_password": inputs.secrets["directus_admin_password"],
             "metrics_token": inputs.secrets["metrics_token"],
         },
         secret_env={
             "SECRET_FILE": "directus_secret",
-            "DB_PASSWORD_FILE": "postgres_password",
+            "DB_PASSWORD_FILE": DIRECTUS.secret,
             "ADMIN_PASSWORD_FILE": "directus_admin_password",
             "METRICS_TOKENS_FILE": "metrics_token",
         },
@@ -256,15 +326,23 @@ def postgres(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         command=postgres_command(postgres_server_settings(config, memory, inputs.postgres_settings)),
         env={
             "POSTGRES_DB": DB_NAME,
-            "POSTGRES_USER": DB_USER,
+            "POSTGRES_USER": SUPERUSER,
+            # The clients' roles, made on a new data directory (services/postgres/initdb-roles.sh).
+            **{f"{role.variable}_USER": role.name for role in ROLES},
             "PGDATA": "/var/lib/postgresql/data/pgdata",
             # For barman-cloud-* (the backups component): where base backups and WAL go.
             "BACKUPS_BUCKET": inputs.backups_bucket,
             "AWS_DEFAULT_REGION": config.region,
         },
-        secrets={"postgres_password": inputs.secrets["postgres_password"]},
-        secret_env={"POSTGRES_PASSWORD_FILE": "postgres_password"},
-        health=HealthCheck(("pg_isready", "-h", "127.0.0.1", "-U", DB_USER, "-d", DB_NAME), start_period="60s"),
+        secrets={name: inputs.secrets[name] for name in ("postgres_password", *(role.secret for role in ROLES))},
+        secret_env={
+            "POSTGRES_PASSWORD_FILE": "postgres_password",
+            **{f"{role.variable}_PASSWORD_FILE": role.secret for role in ROLES},
+        },
+        # The image's postgres user reads the role passwords when it initialises the data directory.
+        file_owner="999",
+        config_files={ROLES_SCRIPT: (SERVICES_DIR / "postgres" / "initdb-roles.sh").read_text()},
+        health=HealthCheck(("pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", DB_NAME), start_period="60s"),
         memory_mb=memory,
         cpus=float(config.instance_shape.vcpus),
         shm_size_mb=256,

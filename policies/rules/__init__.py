@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import alb, backups, containers, cost, ebs, ec2, iam, network, observability, s3, tags
+from . import alb, backups, containers, cost, database, ebs, ec2, iam, network, observability, s3, tags
 from .base import Rule
 
 PACK_NAME = "quintas-crm"
@@ -22,6 +22,7 @@ RULES: list[Rule] = [
     *iam.RULES,
     *backups.RULES,
     *containers.RULES,
+    *database.RULES,
     *tags.RULES,
     *observability.RULES,
     *cost.RULES,

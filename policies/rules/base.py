@@ -36,6 +36,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 MANDATORY = EnforcementLevel.MANDATORY
+# The reference of a rule no CIS, FSBP or checkov control covers; its `why` says why it exists.
+PROJECT_RULE = "project rule"
 ADVISORY = EnforcementLevel.ADVISORY
 
 
@@ -254,6 +256,8 @@ class Rule:
 
 def _framework(references: Iterable[str]) -> PolicyComplianceFramework | None:
     for ref in references:
+        if ref.startswith(PROJECT_RULE):
+            continue
         name, _, control = ref.partition(" ")
         if control:
             return PolicyComplianceFramework(name=name, reference=control)
