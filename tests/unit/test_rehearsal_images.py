@@ -300,3 +300,24 @@ def test_the_container_a_commit_is_made_from_goes_with_its_anonymous_volumes(
     monkeypatch.setattr(images, "_docker", fake_docker)
     images._commit("built", ['CMD ["postgres"]'], "quintas-crm/postgres:1")
     assert ("rm", "-v", "c0ffee") in calls
+
+
+@pytest.mark.slow  # drives a real tool
+@pytest.mark.parametrize(
+    "script",
+    [
+        "services/postgres/initdb-roles.sh",
+        "rehearsal/images/socket-proxy/docker-entrypoint.sh",
+        "rehearsal/images/traefik/entrypoint.sh",
+    ],
+)
+def test_the_role_script_and_the_new_entrypoints_pass_shellcheck(script: str) -> None:
+    from tests.conftest import require_tool
+
+    shellcheck = require_tool("shellcheck", "apt-get install shellcheck")
+    # The role script is sourced by the postgres entrypoint (bash), hence no shebang of its own.
+    shell = ["--shell=bash"] if script.endswith("initdb-roles.sh") else []
+    result = subprocess.run(
+        [shellcheck, "--severity=style", *shell, str(ROOT / script)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout
