@@ -392,3 +392,6 @@ def test_each_database_client_logs_in_as_a_role_the_postgres_container_creates(s
     script = str(server.config_files["/docker-entrypoint-initdb.d/20-quintas-roles.sh"])
     for grant in ("GRANT pg_monitor", "pg_backup_start(text, boolean)", "pg_read_all_data", "OWNER TO"):
         assert grant in script
+    # Function grants hold per database: barman-cloud-backup connects to `postgres` (the rehearsal's
+    # backup-job check failed with "permission denied for function pg_backup_start" without this).
+    assert script.index("\\connect postgres") < script.index("pg_backup_start(text, boolean)")
