@@ -66,7 +66,7 @@ if host and data:  # on the host: image repositories and secrets first, then the
 else:  # on ECS: the catalogue's stateless services on Fargate, its database on RDS, its cache on ElastiCache
     workload = EcsWorkload("ecs", EcsWorkloadArgs.for_stack(config))
     monitoring = Monitoring("monitoring", MonitoringArgs.for_stack(config, None, alb, workload.names, routes[0], keys))
-    password, parameters = workload.secrets["postgres_password"], rds_parameters(config)
+    password, parameters = workload.database_password, rds_parameters(config)
     database = Database("database", DatabaseArgs.for_stack(config, network, security, monitoring, password, parameters))
     cache = Cache("cache", CacheArgs.for_stack(config, network, security, monitoring))
     endpoints = Endpoints(database.address, cache.url, database_tls=True)

@@ -23,7 +23,7 @@ from typing import Any
 from components.backups import BackupTarget
 from components.workload.services import ServiceSpec
 from ops.local import compose
-from rehearsal import checks, data, lifecycle, ssh
+from rehearsal import checks, data, edge, lifecycle, ssh
 from rehearsal.stack import REPO, RehearsalError, Stack, image_exists, require, run
 
 LOCAL_AWS_SERVICES = (compose.LOCAL_AWS, f"{compose.LOCAL_AWS}-init")
@@ -93,6 +93,8 @@ def run_checks(stack: Stack, services: list[str], report: Report) -> None:
     report.check("backup-job", lambda: data.backup_job(stack, target))
     report.check("restore-from-s3", lambda: data.restore_from_s3(stack, target))
     report.check("directus-health", lambda: data.directus_health(stack))
+    report.check("database-roles", lambda: data.database_roles(stack))
+    report.check("traefik-through-proxy", lambda: edge.traefik_through_proxy(stack))
     report.check("compose-equals-plan", lambda: lifecycle.compose_equals_plan(stack, services))
     report.check("alert-delivered", lambda: checks.alert_delivered(stack))
     # Unrelated services are replaced at the same time; the report lists replace: then stop:, as before.

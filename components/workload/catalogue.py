@@ -20,16 +20,17 @@ import pulumi
 from components.aws.buckets import Buckets
 from components.backups import CRM_DATABASE, CRM_DB_USER, stack_postgres_settings
 from components.config import StackConfig
-from components.engine_versions import check_fits
 from components.workload import public_edge
 from components.workload.backup_job import backup_job_spec
+from components.workload.catalogue_ingress import socket_proxy, traefik
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
-from components.workload.images import UPSTREAM, upstream
+from components.workload.db_roles import BACKUP, DIRECTUS, ROLES, SUPERUSER
+from components.workload.images import upstream
+from components.workload.monitoring_config import SERVICES_DIR
 from components.workload.services import (
     HealthCheck,
     Image,
     Metrics,
-    Port,
     Routing,
     ServiceSpec,
     Volume,
@@ -41,7 +42,8 @@ from components.workload.spec_checks import validate_catalogue
 # whose repository stays until its old images are deleted. Upstream pins: components/workload/images.py.
 PRIVATE_IMAGES = ("frontend", "postgres", "directus")
 SECRET_NAMES = (
-    "postgres_password",
+    "postgres_password",  # the superuser's: the postgres container alone gets it
+    *(role.secret for role in ROLES),
     "directus_secret",
     "directus_admin_password",
     "grafana_admin_password",
@@ -49,8 +51,10 @@ SECRET_NAMES = (
 )
 # The CRM's database (the seed plan's name): backups, dumps and restores default to it.
 DB_NAME = CRM_DATABASE
-DB_USER = CRM_DB_USER
+DB_USER = CRM_DB_USER  # its owner, Directus's role (components/workload/db_roles.py)
 POSTGRES_DATA = "/srv/data/postgres"  # host directory of the data volume, shared with the backup job
+# The image's entrypoint sources it on a new data directory, after the PostGIS script (10_postgis.sh).
+ROLES_SCRIPT = "/docker-entrypoint-initdb.d/20-quintas-roles.sh"
 HOST_RESERVE_MB = 512  # the OS, Docker, the SSM and CloudWatch agents
 
 
@@ -121,11 +125,12 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
     scale = _scale(config)
     database = postgres(config, inputs, scale)
     backup = backup_job_spec(
-        config, database.image, inputs.backups_bucket, inputs.secrets["postgres_password"],
-        database=DB_NAME, db_user=DB_USER, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
+        config, database.image, inputs.backups_bucket, inputs.secrets[BACKUP.secret],
+        database=DB_NAME, db_user=BACKUP.name, textfile_host_dir=NODE_TEXTFILE_DIR, postgres_data_host_dir=POSTGRES_DATA,
     )  # fmt: skip
     specs = [
-        traefik(config.vpc_cidr),
+        traefik(config.vpc_cidr, config.stack),
+        socket_proxy(),
         frontend(config, inputs, scale),
         directus(config, inputs, scale),
         database,
@@ -137,44 +142,6 @@ def catalogue(config: StackConfig, inputs: CatalogueInputs, extra: Sequence[Serv
     specs = public_edge.for_stack(config, specs)  # edge `host`: Traefik terminates TLS in the ALB's place
     validate_catalogue(specs, memory_budget_mb(config))
     return specs
-
-
-def traefik(trusted_cidr: str) -> ServiceSpec:
-    """`trusted_cidr`: the VPC, where the ALB's addresses are: X-Forwarded-* from anywhere else is ignored."""
-    check_fits(UPSTREAM["traefik"][1])
-    entrypoints = {"app": 3000, "cms": 8055}
-    return ServiceSpec(
-        name="traefik",
-        image=upstream("traefik"),
-        command=(
-            "--providers.docker=true",
-            # Only containers that carry traefik.enable=true are routed.
-            "--providers.docker.exposedByDefault=false",
-            "--providers.docker.network=edge",
-            *(f"--entrypoints.{name}.address=:{port}" for name, port in entrypoints.items()),
-            # Client IP and scheme as the ALB saw them, in the access log and in Directus's activity log.
-            *(f"--entrypoints.{name}.forwardedHeaders.trustedIPs={trusted_cidr}" for name in entrypoints),
-            "--entrypoints.traefik.address=:8080",
-            "--ping=true",
-            "--metrics.prometheus=true",
-            "--accesslog=true",
-            "--accesslog.format=json",
-            "--log.format=json",
-            "--global.checkNewVersion=false",
-            "--global.sendAnonymousUsage=false",
-        ),
-        health=HealthCheck(("traefik", "healthcheck", "--ping"), interval="10s", start_period="10s"),
-        memory_mb=96,
-        cpus=0.5,
-        ports=(Port(3000, 3000), Port(8055, 8055)),
-        volumes=(Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),),
-        host_access="Traefik's docker provider reads container labels from the Docker socket",
-        networks=("edge",),
-        metrics=Metrics(port=8080),
-        # It holds the host ports the ALB targets: the new one can only start once the old one is gone.
-        replacement="delete-first",
-        stop_grace_seconds=15,
-    )
 
 
 def frontend(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
@@ -200,14 +167,36 @@ def frontend(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
     )
 
 
+def directus_edge_settings(config: StackConfig) -> dict[str, str]:
+    """Directus behind the ALB (TLS) and Traefik: its public address, cookies, CORS and client IPs.
+
+    Cookies carry `Secure`: browsers send them over HTTPS only, which is all the ALB serves.
+    SameSite strict: the app and cms hosts are one site, so the CRM's own pages keep working,
+    and no other site's page can make a browser send them. CORS answers the frontend's
+    origin only. IP_TRUST_PROXY trusts X-Forwarded-For only from private addresses (Traefik
+    on the Docker networks, the ALB in the VPC), so the activity log and the login rate
+    limiter see the client's address, and a client cannot claim another one.
+    """
+    return {
+        "PUBLIC_URL": f"https://{config.cms_host}",
+        "SESSION_COOKIE_SECURE": "true",
+        "SESSION_COOKIE_SAME_SITE": "strict",
+        "REFRESH_TOKEN_COOKIE_SECURE": "true",
+        "REFRESH_TOKEN_COOKIE_SAME_SITE": "strict",
+        "CORS_ENABLED": "true",
+        "CORS_ORIGIN": f"https://{config.app_host}",
+        "IP_TRUST_PROXY": "loopback,uniquelocal",
+    }
+
+
 def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> ServiceSpec:
     env: dict[str, pulumi.Input[str]] = {
-        "PUBLIC_URL": f"https://{config.cms_host}",
+        **directus_edge_settings(config),
         "DB_CLIENT": "pg",
         "DB_HOST": inputs.endpoints.database_host,
         "DB_PORT": "5432",
         "DB_DATABASE": DB_NAME,
-        "DB_USER": DB_USER,
+        "DB_USER": DIRECTUS.name,
         "ADMIN_EMAIL": config.alert_emails[0],
         "CACHE_ENABLED": "true",
         "CACHE_STORE": "redis",
@@ -234,13 +223,13 @@ def directus(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         env=env,
         secrets={
             "directus_secret": inputs.secrets["directus_secret"],
-            "postgres_password": inputs.secrets["postgres_password"],
+            DIRECTUS.secret: inputs.secrets[DIRECTUS.secret],
             "directus_admin_password": inputs.secrets["directus_admin_password"],
             "metrics_token": inputs.secrets["metrics_token"],
         },
         secret_env={
             "SECRET_FILE": "directus_secret",
-            "DB_PASSWORD_FILE": "postgres_password",
+            "DB_PASSWORD_FILE": DIRECTUS.secret,
             "ADMIN_PASSWORD_FILE": "directus_admin_password",
             "METRICS_TOKENS_FILE": "metrics_token",
         },
@@ -295,15 +284,23 @@ def postgres(config: StackConfig, inputs: CatalogueInputs, scale: int) -> Servic
         command=postgres_command(postgres_server_settings(config, memory, inputs.postgres_settings)),
         env={
             "POSTGRES_DB": DB_NAME,
-            "POSTGRES_USER": DB_USER,
+            "POSTGRES_USER": SUPERUSER,
+            # The clients' roles, made on a new data directory (services/postgres/initdb-roles.sh).
+            **{f"{role.variable}_USER": role.name for role in ROLES},
             "PGDATA": "/var/lib/postgresql/data/pgdata",
             # For barman-cloud-* (the backups component): where base backups and WAL go.
             "BACKUPS_BUCKET": inputs.backups_bucket,
             "AWS_DEFAULT_REGION": config.region,
         },
-        secrets={"postgres_password": inputs.secrets["postgres_password"]},
-        secret_env={"POSTGRES_PASSWORD_FILE": "postgres_password"},
-        health=HealthCheck(("pg_isready", "-h", "127.0.0.1", "-U", DB_USER, "-d", DB_NAME), start_period="60s"),
+        secrets={name: inputs.secrets[name] for name in ("postgres_password", *(role.secret for role in ROLES))},
+        secret_env={
+            "POSTGRES_PASSWORD_FILE": "postgres_password",
+            **{f"{role.variable}_PASSWORD_FILE": role.secret for role in ROLES},
+        },
+        # The image's postgres user reads the role passwords when it initialises the data directory.
+        file_owner="999",
+        config_files={ROLES_SCRIPT: (SERVICES_DIR / "postgres" / "initdb-roles.sh").read_text()},
+        health=HealthCheck(("pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", DB_NAME), start_period="60s"),
         memory_mb=memory,
         cpus=float(config.instance_shape.vcpus),
         shm_size_mb=256,

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.backups import CRM_DATABASE, CRM_DB_USER
+from components.backups import CRM_DATABASE
 from components.config import StackConfig
+from components.workload.db_roles import EXPORTER
 from components.workload.images import upstream
 from components.workload.monitoring_config import grafana_settings, prometheus_flags
 from components.workload.services import Metrics, Routing, ServiceSpec, Volume, wget_check
@@ -130,10 +131,11 @@ def exporters(
             env={
                 # The database the stack's postgres creates; pg_stat_database and pg_up follow it.
                 "DATA_SOURCE_URI": f"postgres:5432/{CRM_DATABASE}?sslmode=disable",
-                "DATA_SOURCE_USER": CRM_DB_USER,
+                # A member of pg_monitor only (components/workload/db_roles.py).
+                "DATA_SOURCE_USER": EXPORTER.name,
             },
-            secrets={"postgres_password": secrets["postgres_password"]},
-            secret_env={"DATA_SOURCE_PASS_FILE": "postgres_password"},
+            secrets={EXPORTER.secret: secrets[EXPORTER.secret]},
+            secret_env={"DATA_SOURCE_PASS_FILE": EXPORTER.secret},
             file_owner=NOBODY,
             health=wget_check("http://127.0.0.1:9187/metrics"),
             memory_mb=48,

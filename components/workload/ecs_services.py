@@ -30,6 +30,7 @@ from components.aws.ecs import FargateServices, FargateServicesArgs
 from components.aws.ecs_tasks import TaskDescription
 from components.config import StackConfig
 from components.workload.catalogue import catalogue, postgres_server_settings, stand_in_inputs
+from components.workload.db_roles import DIRECTUS
 from components.workload.registry import HOST_WORKLOAD, ImageRepositories, ImageRepositoriesArgs, moved_from
 from components.workload.secrets import ServiceSecrets, ServiceSecretsArgs
 from components.workload.services import ServiceSpec, SpecError, duration_seconds
@@ -171,6 +172,9 @@ class EcsWorkload(pulumi.ComponentResource):
     services: FargateServices | None
     names: list[str]
     """The Fargate services' names: one CloudWatch log group each."""
+    database_password: pulumi.Output[str]
+    """RDS's master password. Its master user is Directus's role (CRM_DB_USER), so it is that role's
+    generated password, the one Directus's task reads as DB_PASSWORD."""
 
     def __init__(self, name: str, args: EcsWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("quintas:ecs:EcsWorkload", name, None, opts)
@@ -182,6 +186,7 @@ class EcsWorkload(pulumi.ComponentResource):
         self.tasks = {}
         self.services = None
         self.names = list(args.service_names)
+        self.database_password = self.secrets[DIRECTUS.secret]
 
     def deploy(
         self,

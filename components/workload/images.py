@@ -16,6 +16,8 @@ UPSTREAM = {
     # The application tier.
     # v3.6.1+: its Docker provider negotiates the engine's API (components/engine_versions.py).
     "traefik": ("traefik", "v3.6.1"),
+    # Traefik's only way to the Docker API: HAProxy allowing the provider's read calls (catalogue.py).
+    "socket-proxy": ("tecnativa/docker-socket-proxy", "v0.4.2"),
     # Directus runs the official image: CD no longer builds one with extensions (none ships
     # yet, and a named volume over /directus/extensions would hide them); its ECR repository
     # stays until its old images are deleted, and gets its own imageTags key if an extended

@@ -22,9 +22,10 @@ SECRETS_DIR = "/run/secrets"
 DATA_ROOT = "/srv/data"
 # edge: what Traefik routes to, with outbound access. backend: internal, no route out.
 # egress: outbound only, nothing routed or published; for postgres, whose WAL archiving
-# and base backups (barman-cloud) write to S3.
-NETWORKS = ("edge", "backend", "egress")
-INTERNAL_NETWORKS = frozenset({"backend"})
+# and base backups (barman-cloud) write to S3. docker-api: internal, Traefik and the Docker
+# socket proxy only, so no other container can reach the proxy's port.
+NETWORKS = ("edge", "backend", "egress", "docker-api")
+INTERNAL_NETWORKS = frozenset({"backend", "docker-api"})
 CONFIG_DIGEST_LABEL = "quintas.config-digest"
 # The name a `host_gateway` container resolves to the host (Docker's special address
 # `host-gateway`); how Prometheus reaches a service in the host's network namespace.

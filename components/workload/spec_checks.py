@@ -44,7 +44,9 @@ ENTRYPOINTS = {"app": 3000, "cms": 8055}
 RESTART_POLICIES = ("unless-stopped", "always", "on-failure", "no")
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
 _SECRET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|CREDENTIAL)", re.IGNORECASE)
+# The secret word ends the name: a word after it names a setting about the secret
+# (Directus's REFRESH_TOKEN_COOKIE_SECURE, ACCESS_TOKEN_TTL, PASSWORD_RESET_URL_ALLOW_LIST).
+_SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKENS?|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?)$", re.IGNORECASE)
 _DURATION = re.compile(r"[0-9]+(ms|s|m)")
 
 

@@ -261,6 +261,8 @@ class Rule:
 
 def _framework(references: Iterable[str]) -> PolicyComplianceFramework | None:
     for ref in references:
+        if ref.startswith(PROJECT_RULE):
+            continue
         name, _, control = ref.partition(" ")
         if control:
             return PolicyComplianceFramework(name=name, reference=control)

@@ -1,7 +1,9 @@
 """Container rules on pulumi-docker `docker.Container` and `docker.RemoteImage`: no
 undeclared privileged container, no host port on postgres and redis, a health check,
-a memory limit and a restart policy on every container, pinned images, and no
-secret-looking value in the plain environment (secrets go in files, `*_FILE`)."""
+a memory limit and a restart policy on every container, pinned images, no
+secret-looking value in the plain environment (secrets go in files, `*_FILE`), no
+Docker socket in a container the config does not declare, and Directus's cookie,
+CORS and proxy settings."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from .base import Report, Rule, get, is_unknown, items, label, number
+from .base import PROJECT_RULE, Report, Rule, get, is_unknown, items, label, number
 
 CONTAINER = ("docker:index/container:Container",)
 REMOTE_IMAGE = ("docker:index/remoteImage:RemoteImage",)
@@ -24,6 +26,9 @@ SECRET_VALUE = (
     re.compile(r"^[a-z][a-z0-9+.-]*://[^/:@\s]+:[^@\s]+@"),  # a URL with user:password@
 )
 RESTART_POLICIES = ("unless-stopped", "always", "on-failure")
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+DIRECTUS_SECURE_COOKIES = ("SESSION_COOKIE_SECURE", "REFRESH_TOKEN_COOKIE_SECURE")
+DIRECTUS_SAME_SITE = ("SESSION_COOKIE_SAME_SITE", "REFRESH_TOKEN_COOKIE_SAME_SITE")
 
 
 def container_is(resource: Any, wanted: str) -> bool:
@@ -107,6 +112,66 @@ def _no_secret_env(args: ResourceValidationArgs, report: Report) -> None:
     problems = secret_env_problems(envs(args.props))
     if problems:
         report(f"{label(args)}: {'; '.join(problems)}; deliver it as a file under /run/secrets and a *_FILE variable")
+
+
+def socket_mount(host_path: Any) -> str | None:
+    """The Docker socket `host_path` puts in the container: the socket, or a directory holding it."""
+    if not isinstance(host_path, str) or not host_path.startswith("/"):
+        return None
+    path = "/" + host_path.strip("/")
+    for sock in DOCKER_SOCKETS:
+        if path == sock or sock.startswith(path.rstrip("/") + "/"):
+            return sock
+    return None
+
+
+def _docker_socket(args: ResourceValidationArgs, report: Report) -> None:
+    allowed = args.get_config()["allowed"]
+    if any(container_is(args, name) and str(reason).strip() for name, reason in allowed.items()):
+        return
+    for volume in items(args.props, "volumes"):
+        host_path = get(volume, "hostPath")
+        sock = socket_mount(host_path)
+        if sock:
+            shown = host_path if host_path.rstrip("/") == sock else f"{host_path}, which holds {sock}"
+            report(
+                f"{label(args)} mounts the Docker socket ({shown}): whoever controls it is root on the host; "
+                "reach the Docker API through the socket proxy, or declare why in policy config `allowed`"
+            )
+
+
+def directus_problems(env: dict[str, Any]) -> list[str]:
+    """What Directus's environment lacks for serving browsers behind a TLS-terminating proxy."""
+    known = {k: v for k, v in env.items() if not is_unknown(v)}
+    if len(known) < len(env):
+        return []  # some value is only known after the deployment
+    problems = [f"{var} is not true" for var in DIRECTUS_SECURE_COOKIES if str(known.get(var, "")).lower() != "true"]
+    problems += [
+        f"{var} is {known.get(var) or 'unset (lax)'}, not strict or lax"
+        for var in DIRECTUS_SAME_SITE
+        if str(known.get(var, "")).lower() not in ("strict", "lax")
+    ]
+    if not str(known.get("PUBLIC_URL", "")).startswith("https://"):
+        problems.append(f"PUBLIC_URL {known.get('PUBLIC_URL')!r} is not an https:// address")
+    origins = [o.strip() for o in str(known.get("CORS_ORIGIN", "")).split(",") if o.strip()]
+    if str(known.get("CORS_ENABLED", "")).lower() != "true" or not origins:
+        problems.append("CORS is not enabled with an explicit CORS_ORIGIN")
+    elif any(not o.startswith("https://") or "*" in o for o in origins):
+        problems.append(f"CORS_ORIGIN {known['CORS_ORIGIN']!r} allows more than named https:// origins")
+    if str(known.get("IP_TRUST_PROXY", "true")).lower() in ("true", "1", "*"):
+        problems.append("IP_TRUST_PROXY trusts X-Forwarded-For from any address (Directus 11's default)")
+    return problems
+
+
+def _directus_settings(args: ResourceValidationArgs, report: Report) -> None:
+    if not container_is(args, args.get_config()["container"]):
+        return
+    pairs = envs(args.props)
+    if any(name == "" for name, _ in pairs):
+        return
+    problems = directus_problems(dict(pairs))
+    if problems:
+        report(f"{label(args)}: {'; '.join(problems)}")
 
 
 def image_problem(ref: Any) -> str | None:
@@ -205,6 +270,37 @@ RULES = [
         check=_no_secret_env,
         resource_types=CONTAINER,
         references=("CIS-Docker-v1.2.0 4.10",),
+    ),
+    Rule(
+        name="container-no-docker-socket",
+        description="No container mounts the Docker socket, or a host directory that holds it, unless the policy config declares it with a reason.",
+        why="The Docker API is root on the host and the instance role: read-only on the socket file restricts no API call. Traefik gets it through the socket proxy, which allows reads only.",
+        severity=Severity.CRITICAL,
+        check=_docker_socket,
+        resource_types=CONTAINER,
+        references=("CIS-Docker-v1.2.0 5.31",),
+        config={
+            "allowed": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "minLength": 10},
+                "default": {
+                    "socket-proxy": "the Docker socket proxy is the one way to the Docker API: it lets Traefik's provider read containers, networks, events and the version, and answers 403 to everything else",
+                    "cadvisor": "cAdvisor mounts /var/run read-only to find the engine's containers; it runs privileged anyway (container-no-undeclared-privileged), so the socket gives it nothing more",
+                    "node-exporter": "node-exporter mounts the host's / read-only for filesystem metrics, and / holds the socket; it runs as nobody (uid 65534), to whom the socket's root:docker 0660 mode refuses a connection",
+                },
+                "description": "container name -> why it may mount the Docker socket or a directory holding it",
+            }
+        },
+    ),
+    Rule(
+        name="directus-behind-tls-proxy",
+        description="Directus marks its session and refresh-token cookies Secure with SameSite strict or lax, serves an https PUBLIC_URL, answers CORS for named https origins only and trusts X-Forwarded-For only from its proxies.",
+        why="Directus 11 defaults to cookies without Secure, no CORS policy and trusting any X-Forwarded-For, so a session could leak over plain HTTP and a client could forge its address in the activity log.",
+        severity=Severity.HIGH,
+        check=_directus_settings,
+        resource_types=CONTAINER,
+        references=(f"{PROJECT_RULE}no CIS, FSBP or checkov control covers an application's settings",),
+        config={"container": {"type": "string", "default": "directus", "description": "the Directus container's name"}},
     ),
     Rule(
         name="container-image-pinned",

@@ -202,6 +202,19 @@ POSTGRES_COMMAND = [
 ]  # fmt: skip
 
 
+# Directus's settings behind the ALB and Traefik (components/workload/catalogue.py).
+DIRECTUS_EDGE = [
+    "PUBLIC_URL=https://cms.example.com",
+    "SESSION_COOKIE_SECURE=true",
+    "SESSION_COOKIE_SAME_SITE=strict",
+    "REFRESH_TOKEN_COOKIE_SECURE=true",
+    "REFRESH_TOKEN_COOKIE_SAME_SITE=strict",
+    "CORS_ENABLED=true",
+    "CORS_ORIGIN=https://app.example.com",
+    "IP_TRUST_PROXY=loopback,uniquelocal",
+]
+
+
 def container(stack: Stack, name: str, image: str, **inputs: Any) -> engine.Resource:
     base: dict[str, Any] = {
         "image": image,
@@ -218,7 +231,9 @@ def add_containers(stack: Stack) -> None:
     container(stack, "postgres", "sha256:" + "a" * 64, command=POSTGRES_COMMAND, envs=["POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password", "PGDATA=/var/lib/postgresql/data"], uploads=[{"file": "/run/secrets/postgres_password", "content": engine.Secret("s3cr3t-value")}])  # fmt: skip
     container(stack, "redis", "redis:7.4-alpine", command=["redis-server", "--maxmemory", "256mb"])
     container(stack, "cadvisor", "gcr.io/cadvisor/cadvisor:v0.49.1", privileged=True)
-    container(stack, "directus", "directus/directus:11.1.0", envs=["SECRET_FILE=/run/secrets/directus_secret", "DB_PASSWORD_FILE=/run/secrets/db", "CACHE_ENABLED=true"], ports=[])  # fmt: skip
+    container(stack, "directus", "directus/directus:11.1.0", envs=["SECRET_FILE=/run/secrets/directus_secret", "DB_PASSWORD_FILE=/run/secrets/db", "CACHE_ENABLED=true", *DIRECTUS_EDGE], ports=[])  # fmt: skip
+    sock = {"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock", "readOnly": True}
+    container(stack, "socket-proxy", "tecnativa/docker-socket-proxy:v0.4.2", envs=["POST=0"], volumes=[sock])
     container(stack, "backup", "sha256:" + "a" * 64, envs=["BACKUP_SCHEDULE=02:00", "TZ=America/Mexico_City", "RECOVERY_WINDOW_DAYS=30"])  # fmt: skip
 
 

@@ -28,6 +28,8 @@ from components.workload.public_edge import DYNAMIC_FILE
 from ops.sim import engine
 from tests.conftest import require_tool, shipped
 
+pytestmark = pytest.mark.docker  # run by `make rehearsal`, once the stand-in images are built
+
 IMAGE = ":".join(UPSTREAM["traefik"])
 NAMES = ("app.staging.quintas-crm.example", "cms.staging.quintas-crm.example", "grafana.staging.quintas-crm.example")
 # Closed port on loopback: the ACME resolver's directory, so a certificate order can never leave the machine.
@@ -46,7 +48,7 @@ def traefik(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, int]
     """Traefik with staging's flags and dynamic file, its ports published on 127.0.0.1; removed at the end."""
     require_tool("docker", "apt-get install docker.io")
     if _docker("image", "inspect", IMAGE, check=False) == "":
-        pytest.fail(f"the pinned image {IMAGE} is not on this engine: build the rehearsal's stand-ins or pull it")
+        pytest.fail(f"the pinned image {IMAGE} is not on this engine: `make rehearsal` builds the stand-ins first")
     container = engine.reveal(shipped("staging").one("docker:index/container:Container", "traefik").inputs)
     tree = tmp_path_factory.mktemp("traefik")
     dynamic = tree / DYNAMIC_FILE.lstrip("/")

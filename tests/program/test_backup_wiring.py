@@ -39,7 +39,8 @@ def test_backup_job_runs_the_postgres_image_on_its_data_at_the_stack_time(prod: 
     assert env["BACKUP_TIME"] == "02:00" and env["BACKUP_TIME_ZONE"] == "America/Mexico_City"
     assert env["BACKUP_RETENTION_POLICY"] == "RECOVERY WINDOW OF 30 DAYS"
     assert env["BACKUP_DATABASE"] == _env(postgres)["POSTGRES_DB"]
-    assert env["PGUSER"] == _env(postgres)["POSTGRES_USER"]
+    assert env["PGUSER"] == _env(postgres)["BACKUP_DB_USER"] == "backup"
+    assert env["PGUSER"] != _env(postgres)["POSTGRES_USER"]
     assert env["PGPASSWORD_FILE"].startswith("/run/secrets/")
     assert "PGPASSWORD" not in env
     data = {(v["hostPath"], v["containerPath"]) for v in postgres["volumes"]}

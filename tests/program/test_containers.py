@@ -16,6 +16,9 @@ CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
 SECRET_NAMES = (
     "postgres-password",
+    "directus-db-password",
+    "exporter-db-password",
+    "backup-db-password",
     "directus-secret",
     "directus-admin-password",
     "grafana-admin-password",
@@ -86,7 +89,7 @@ def test_one_image_and_one_healthy_bounded_container_per_spec(containers_staging
     run = containers_staging
     names = sorted(c.name for c in run.of_type(CONTAINER))
     assert names == sorted(i.name for i in run.of_type(IMAGE))
-    assert len(names) == 14
+    assert len(names) == 15
     for c in run.of_type(CONTAINER):
         image = run.one(IMAGE, c.name)
         assert c.inputs["image"] == image.outputs["imageId"]
@@ -164,14 +167,18 @@ def test_secrets_arrive_as_files_and_env_names_them(containers_staging: engine.R
     directus = container(run, "directus")
     assert isinstance(directus.inputs["uploads"], engine.Secret)
     files = {u["file"]: u for u in uploads_of(directus)}
-    assert files["/run/secrets/postgres_password"]["content"] == passwords["postgres-password"]
+    assert files["/run/secrets/directus_db_password"]["content"] == passwords["directus-db-password"]
+    assert "/run/secrets/postgres_password" not in files
     assert files["/run/secrets/directus_secret"]["content"] == passwords["directus-secret"]
     assert files["/run/secrets/directus_admin_password"]["permissions"] == "0400"
     assert files["/run/secrets/directus_admin_password"]["owner"] == "1000"
     env = env_of(directus)
-    assert env["DB_PASSWORD_FILE"] == "/run/secrets/postgres_password"
-    pg_files = {u["file"]: u["content"] for u in uploads_of(container(run, "postgres"))}
-    assert pg_files == {"/run/secrets/postgres_password": passwords["postgres-password"]}
+    assert env["DB_PASSWORD_FILE"] == "/run/secrets/directus_db_password"
+    pg_files = {u["file"]: u["content"] for u in uploads_of(container(run, "postgres")) if "/secrets/" in u["file"]}
+    assert pg_files == {
+        f"/run/secrets/{name}": passwords[name.replace("_", "-")]
+        for name in ("postgres_password", "directus_db_password", "exporter_db_password", "backup_db_password")
+    }
 
 
 def leaks(run: engine.Run) -> list[str]:
@@ -190,7 +197,7 @@ def leaks(run: engine.Run) -> list[str]:
 
 
 def test_no_generated_secret_appears_unmarked_anywhere(containers_staging: engine.Run) -> None:
-    assert len(containers_staging.of_type("random:index/randomPassword:RandomPassword")) == 5
+    assert len(containers_staging.of_type("random:index/randomPassword:RandomPassword")) == 8
     assert leaks(containers_staging) == []
 
 
@@ -245,7 +252,7 @@ def test_adding_a_service_takes_one_spec_and_gets_a_container_and_a_route() -> N
     assert lab["traefik.http.routers.status-app.rule"] == "Host(`status.staging.quintas-crm.example`)"
     assert lab["traefik.http.services.status-app.loadbalancer.server.port"] == "3001"
     assert c.inputs["logOpts"]["awslogs-group"] == "/quintas-crm/staging/status"
-    assert len(run.of_type(CONTAINER)) == 15
+    assert len(run.of_type(CONTAINER)) == 16
 
 
 def test_config_files_are_uploaded_and_their_digest_is_a_label() -> None:
@@ -275,7 +282,7 @@ def test_plan_shows_every_container_with_image_networks_health_check_and_routing
     render_tree(containers_staging, out, full=True)
     text = out.getvalue()
     blocks = text.split("+ docker:index/container:Container  ")[1:]
-    assert len(blocks) == 14
+    assert len(blocks) == 15
     shown = {b.split()[0]: b.split("\n+ ")[0] for b in blocks}
     for name, block in shown.items():
         network = "networkMode:" if name == "node-exporter" else "networksAdvanced:"  # the host's network

@@ -14,7 +14,7 @@ import yaml
 
 from components.aws.host import UBUNTU_RELEASE
 from components.engine_versions import DOCKER_ENGINE, TRAEFIK_ENGINE_LIMIT, check_fits, engine_of, fits
-from components.workload import catalogue
+from components.workload import catalogue_ingress
 from components.workload.images import UPSTREAM
 from ops.sim import engine
 
@@ -79,7 +79,7 @@ def test_traefik_before_v3_6_1_does_not_fit_engine_29_or_later() -> None:
 def test_a_traefik_pin_outside_the_table_stops_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(UPSTREAM, "traefik", ("traefik", "v3.7.0"))
     with pytest.raises(ValueError, match="Traefik v3.7.0 does not fit"):
-        catalogue.traefik("10.40.0.0/16")
+        catalogue_ingress.traefik("10.40.0.0/16", "staging")
 
 
 def test_traefik_trusts_forwarded_headers_only_from_the_vpc_on_both_entrypoints(stack_run: engine.Run) -> None:
@@ -96,6 +96,6 @@ def test_traefik_trusts_forwarded_headers_only_from_the_vpc_on_both_entrypoints(
 
 
 def test_the_trusted_range_is_the_vpc_setting_not_a_copy() -> None:
-    command = catalogue.traefik("10.99.0.0/16").command
+    command = catalogue_ingress.traefik("10.99.0.0/16", "staging").command
     assert "--entrypoints.app.forwardedHeaders.trustedIPs=10.99.0.0/16" in command
     assert "--entrypoints.cms.forwardedHeaders.trustedIPs=10.99.0.0/16" in command

@@ -6,7 +6,7 @@ from ops.sim import engine
 from tests.helpers.platform_helpers import ALARM
 
 SERVICES = (
-    "traefik", "frontend", "directus", "postgres", "redis", "backup", "prometheus", "alertmanager",
+    "traefik", "socket-proxy", "frontend", "directus", "postgres", "redis", "backup", "prometheus", "alertmanager",
     "grafana", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter", "blackbox-exporter",
 )  # fmt: skip
 

@@ -29,6 +29,7 @@ def test_no_create_first_container_mounts_a_writable_volume(containers_staging: 
         "frontend",
         "postgres-exporter",
         "redis-exporter",
+        "socket-proxy",
     ]
     writable = {
         c.name: v["containerPath"] for c in create_first for v in c.inputs.get("volumes") or [] if not v.get("readOnly")

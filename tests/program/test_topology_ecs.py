@@ -248,4 +248,17 @@ def test_changing_topology_moves_the_image_repositories_and_secrets_instead_of_r
     children = [r for r in ecs_run.resources if r.type in ("aws:ecr/repository:Repository", RANDOM)]
     ecs_chain, host_chain = "quintas:ecs:EcsWorkload$", "quintas:containers:ContainerStack$"
     inherited = {as_host_stack(r.urn).replace(ecs_chain, host_chain) for r in children}
-    assert len(children) == 8 and inherited <= held
+    assert len(children) == 11 and inherited <= held  # 3 repositories, 8 generated secrets (3 database roles)
+
+
+def test_directus_logs_in_to_rds_with_the_password_rds_was_given(ecs_run: engine.Run) -> None:
+    """RDS's master user is Directus's role: the task's DB_PASSWORD parameter holds the instance's password."""
+    database = ecs_run.one(RDS, "postgres").inputs
+    (definition,) = json.loads(ecs_run.one(TASK, "directus").inputs["containerDefinitions"])
+    env = {e["name"]: e["value"] for e in definition["environment"]}
+    source = next(s["valueFrom"] for s in definition["secrets"] if s["name"] == "DB_PASSWORD")
+    parameter = next(
+        r for r in ecs_run.resources if r.type == "aws:ssm/parameter:Parameter" and source.endswith(r.inputs["name"])
+    )
+    assert env["DB_USER"] == database["username"]
+    assert parameter.inputs["value"].value == database["password"].value

@@ -8,14 +8,14 @@ from tests.program.test_containers import leaks
 
 
 def test_no_generated_secret_appears_unmarked_in_the_whole_program(stack_run: engine.Run) -> None:
-    assert len(stack_run.of_type("random:index/randomPassword:RandomPassword")) == 5
+    assert len(stack_run.of_type("random:index/randomPassword:RandomPassword")) == 8
     assert leaks(stack_run) == []
 
 
 def test_containers_log_to_the_platforms_log_groups(stack_run: engine.Run) -> None:
     groups = {g.name: g.inputs["name"] for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     containers = stack_run.of_type("docker:index/container:Container")
-    assert len(containers) == 14
+    assert len(containers) == 15
     for c in containers:
         assert c.inputs["logOpts"]["awslogs-group"] == groups[c.name] == f"/quintas-crm/{stack_run.stack}/{c.name}"
     assert set(groups) >= set(c.name for c in containers)
@@ -52,7 +52,7 @@ def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run)
     out = io.StringIO()
     render_tree(staging, out, full=True)
     blocks = out.getvalue().split("+ docker:index/container:Container  ")[1:]
-    assert len(blocks) == 14
+    assert len(blocks) == 15
     for block in blocks:
         body = block.split("\n  + ")[0]
         network = "networkMode:" if block.split()[0] == "node-exporter" else "networksAdvanced:"  # the host's

@@ -57,7 +57,7 @@ def test_docker_compose_accepts_the_rendered_file(project: Path) -> None:
 def test_compose_has_the_same_services_as_the_host_plus_a_local_aws_api(project: Path) -> None:
     doc = yaml.safe_load((project / "docker-compose.yml").read_text())
     services = doc["services"]
-    assert list(services)[:5] == ["traefik", "frontend", "directus", "postgres", "redis"]
+    assert list(services)[:6] == ["traefik", "socket-proxy", "frontend", "directus", "postgres", "redis"]
     assert {"aws-local", "aws-local-init", "prometheus", "grafana", "cadvisor"} <= set(services)
     directus = services["directus"]["environment"]
     assert directus["STORAGE_S3_ENDPOINT"] == "http://aws-local:5000"

@@ -52,7 +52,7 @@ def test_a_spec_becomes_a_task_with_its_secret_files_as_parameters(staging: Stac
     task = ecs.task_description(directus, arns)
     assert task.secrets == {
         "SECRET": arns["directus_secret"],
-        "DB_PASSWORD": arns["postgres_password"],
+        "DB_PASSWORD": arns["directus_db_password"],  # its own role's, not the superuser's
         "ADMIN_PASSWORD": arns["directus_admin_password"],
         "METRICS_TOKENS": arns["metrics_token"],
     }

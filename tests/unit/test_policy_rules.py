@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from ops.sim import policy
-from policies.rules import RULES, cost, rule
-from policies.rules.base import PROJECT_RULE
+from policies.rules import RULES, containers, cost, rule
 from tests.helpers import policy_fixtures as fx
 from tests.helpers.policy_fixtures import Stack
 
@@ -134,6 +133,9 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "container-memory-limit": (setp(fx.CONTAINER, "directus", "memory", DELETE), "Container 'directus' has no memory limit"),
     "container-restart-policy": (setp(fx.CONTAINER, "redis", "restart", "no"), "Container 'redis': restart policy is 'no'"),
     "container-no-secret-in-env": (setp(fx.CONTAINER, "directus", "envs", ["ADMIN_PASSWORD=changeme123", "CACHE_ENABLED=true"]), "Container 'directus': ADMIN_PASSWORD holds a value in the plain environment"),
+    "container-no-docker-socket": (setp(fx.CONTAINER, "redis", "volumes", [{"hostPath": "/var/run", "containerPath": "/host/run", "readOnly": True}]), "Container 'redis' mounts the Docker socket (/var/run, which holds /var/run/docker.sock)"),
+    "directus-behind-tls-proxy": (setp(fx.CONTAINER, "directus", "envs", [e for e in fx.DIRECTUS_EDGE if not e.startswith(("SESSION_COOKIE_SECURE", "CORS_"))] + ["CORS_ENABLED=true", "CORS_ORIGIN=*"]), "Container 'directus': SESSION_COOKIE_SECURE is not true; CORS_ORIGIN '*' allows more than named https:// origins"),
+    "database-least-privilege": (setp(fx.CONTAINER, "directus", "envs", ["DB_USER=postgres", "DB_PASSWORD_FILE=/run/secrets/postgres_password", *fx.DIRECTUS_EDGE]), "container 'directus' connects to PostgreSQL as the superuser 'postgres' (DB_USER)"),
     "container-image-pinned": (setp(fx.CONTAINER, "redis", "image", "redis:latest"), "image 'redis:latest' uses the tag latest"),
     "tags-required": (lambda stack: stack.config.update({"aws:defaultTags": "{}"}), "lacks the tag(s) project, stack, owner"),
     "logs-retention-set": (setp("aws:cloudwatch/logGroup:LogGroup", "postgres", "retentionInDays", DELETE), "LogGroup 'postgres' keeps logs forever"),
@@ -320,17 +322,68 @@ def test_backup_destruction_is_found_behind_wildcards_and_any_case(action: str) 
     assert findings(stack, "iam-no-backup-destruction")
 
 
-def test_every_rule_cites_a_control_or_says_why_it_is_a_project_rule() -> None:
-    known = ("AWS-FSBP ", "checkov CKV", "CIS-Docker-v1.2.0 ", "CIS-AWS-v3.0.0 ")
-    for r in RULES:
-        assert r.references, r.name
-        for ref in r.references:
-            if ref.startswith(PROJECT_RULE):
-                assert len(ref) > len(PROJECT_RULE) + 20, f"{r.name}: say why no control fits"
-            else:
-                assert ref.startswith(known), f"{r.name}: {ref}"
+@pytest.mark.parametrize(
+    ("host_path", "exposes"),
+    [
+        ("/var/run/docker.sock", "/var/run/docker.sock"),
+        ("/run/docker.sock", "/run/docker.sock"),
+        ("/var/run/", "/var/run/docker.sock"),
+        ("/run", "/run/docker.sock"),
+        ("/", "/var/run/docker.sock"),
+        ("/var", "/var/run/docker.sock"),
+        ("/var/lib/docker", None),
+        ("/srv/data/postgres", None),
+        ("/var/run/docker.socket", None),
+        ("grafana-data", None),
+    ],
+)
+def test_a_mount_exposes_the_docker_socket_when_it_is_the_socket_or_a_directory_above_it(
+    host_path: str, exposes: str | None
+) -> None:
+    assert containers.socket_mount(host_path) == exposes
 
 
-def test_the_hop_limit_rule_does_not_cite_the_launch_template_check() -> None:
-    # CKV_AWS_341 is a launch-template check that wants 1; the rule checks instances and allows 2.
-    assert "checkov CKV_AWS_341" not in rule("ec2-imds-hop-limit").citations
+def test_traefik_mounting_the_socket_is_refused_and_the_proxy_is_not() -> None:
+    stack = fx.baseline()
+    sock = {"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock", "readOnly": True}
+    fx.container(stack, "traefik", "traefik:v3.6.1", volumes=[sock])
+    messages = [f.message for f in findings(stack, "container-no-docker-socket")]
+    assert messages == [
+        "Container 'traefik' mounts the Docker socket (/var/run/docker.sock): whoever controls it is root on the "
+        "host; reach the Docker API through the socket proxy, or declare why in policy config `allowed`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"IP_TRUST_PROXY": None}, "IP_TRUST_PROXY trusts X-Forwarded-For from any address"),
+        ({"REFRESH_TOKEN_COOKIE_SAME_SITE": "none"}, "REFRESH_TOKEN_COOKIE_SAME_SITE is none, not strict or lax"),
+        ({"PUBLIC_URL": "http://cms.example.com"}, "PUBLIC_URL 'http://cms.example.com' is not an https:// address"),
+        ({"CORS_ENABLED": None}, "CORS is not enabled with an explicit CORS_ORIGIN"),
+        ({"CORS_ORIGIN": "true"}, "CORS_ORIGIN 'true' allows more than named https:// origins"),
+    ],
+)
+def test_each_directus_setting_behind_the_proxy_is_checked(change: dict[str, str | None], problem: str) -> None:
+    env = dict(e.split("=", 1) for e in fx.DIRECTUS_EDGE)
+    env.update({k: v for k, v in change.items() if v is not None})
+    for key in [k for k, v in change.items() if v is None]:
+        del env[key]
+    assert [p for p in containers.directus_problems(env) if p.startswith(problem)] != []
+    assert containers.directus_problems(dict(e.split("=", 1) for e in fx.DIRECTUS_EDGE)) == []
+
+
+def test_database_clients_sharing_a_role_or_holding_the_superusers_password_are_reported() -> None:
+    stack = fx.baseline()
+    stack.get(fx.CONTAINER, "directus").inputs["envs"] = ["DB_USER=directus", *fx.DIRECTUS_EDGE]
+    stack.get(fx.CONTAINER, "backup").inputs["envs"] += [
+        "PGUSER=directus",
+        "PGPASSWORD_FILE=/run/secrets/postgres_password",
+    ]
+    messages = sorted(f.message for f in findings(stack, "database-least-privilege"))
+    assert messages == [
+        "container 'backup' receives the superuser's password file (PGPASSWORD_FILE)",
+        "containers 'directus', 'backup' share the database role 'directus'",
+    ]
+    stack.get(fx.CONTAINER, "backup").inputs["envs"] = ["PGUSER=backup", "PGPASSWORD_FILE=/run/secrets/backup"]
+    assert findings(stack, "database-least-privilege") == []

@@ -18,7 +18,7 @@ import pytest
 from components.workload.images import UPSTREAM
 from ops.local.compose import load_config, render
 from rehearsal import image_plan, images
-from rehearsal.image_plan import IMAGES_DIR, ImageError, Planned, plan, repository
+from rehearsal.image_plan import IMAGES_DIR, ROOT, ImageError, Planned, plan, repository
 from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
 
 STANDS = sorted({entry.directory for entry in STAND_INS.values()})
@@ -155,10 +155,28 @@ def test_postgres_stand_in_keeps_the_entrypoint_contract() -> None:
     assert "CREATE EXTENSION IF NOT EXISTS postgis;" in (IMAGES_DIR / "postgis" / "initdb-postgis.sh").read_text()
 
 
-def test_not_rehearsed_names_traefik_grafana_and_cadvisor() -> None:
-    for name in ("traefik", "grafana", "cadvisor"):
+def test_not_rehearsed_names_grafana_and_cadvisor() -> None:
+    for name in ("grafana", "cadvisor"):
         repo, _ = UPSTREAM[name]
         assert repo in NOT_REHEARSED and repo not in STAND_INS
+    for name in ("traefik", "socket-proxy"):
+        assert UPSTREAM[name][0] in STAND_INS
+
+
+def test_the_socket_proxy_stand_in_defaults_every_switch_its_configurations_read() -> None:
+    steps = image_plan.instructions(IMAGES_DIR / "socket-proxy" / "Dockerfile")
+    env = " ".join(text.split(None, 1)[1] for keyword, text in steps if keyword == "ENV")
+    defaults = dict(pair.split("=", 1) for pair in env.split())
+    assert {k: defaults[k] for k in ("EVENTS", "PING", "VERSION", "POST", "CONTAINERS")} == {
+        "EVENTS": "1",
+        "PING": "1",
+        "VERSION": "1",
+        "POST": "0",
+        "CONTAINERS": "0",
+    }
+    for config in (IMAGES_DIR / "socket-proxy" / "haproxy.cfg.template", ROOT / "services/socket-proxy/docker-api.cfg"):
+        read = set(re.findall(r"env\((\w+)\)", config.read_text()))
+        assert read and read <= set(defaults), sorted(read - set(defaults))
 
 
 def test_docs_table_lists_every_stand_in() -> None:
@@ -282,3 +300,24 @@ def test_the_container_a_commit_is_made_from_goes_with_its_anonymous_volumes(
     monkeypatch.setattr(images, "_docker", fake_docker)
     images._commit("built", ['CMD ["postgres"]'], "quintas-crm/postgres:1")
     assert ("rm", "-v", "c0ffee") in calls
+
+
+@pytest.mark.slow  # drives a real tool
+@pytest.mark.parametrize(
+    "script",
+    [
+        "services/postgres/initdb-roles.sh",
+        "rehearsal/images/socket-proxy/docker-entrypoint.sh",
+        "rehearsal/images/traefik/entrypoint.sh",
+    ],
+)
+def test_the_role_script_and_the_new_entrypoints_pass_shellcheck(script: str) -> None:
+    from tests.conftest import require_tool
+
+    shellcheck = require_tool("shellcheck", "apt-get install shellcheck")
+    # The role script is sourced by the postgres entrypoint (bash), hence no shebang of its own.
+    shell = ["--shell=bash"] if script.endswith("initdb-roles.sh") else []
+    result = subprocess.run(
+        [shellcheck, "--severity=style", *shell, str(ROOT / script)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout

@@ -10,6 +10,7 @@ from components.config import StackConfig
 from components.workload import catalogue as cat
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR
 from components.workload.services import (
+    INTERNAL_NETWORKS,
     HealthCheck,
     Image,
     Metrics,
@@ -71,12 +72,19 @@ def test_a_well_formed_spec_has_no_problems() -> None:
     assert validate(good()) == []
 
 
+def test_settings_named_after_a_secret_are_not_taken_for_one() -> None:
+    settings = {"REFRESH_TOKEN_COOKIE_SECURE": "true", "ACCESS_TOKEN_TTL": "15m", "PASSWORD_RESET_URL_ALLOW_LIST": ""}
+    assert validate(good(env=settings)) == []
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"health": None}, "missing health check"),
         ({"env": {"DB_PASSWORD": "hunter2"}}, "secret in env: DB_PASSWORD"),
         ({"env": {"API_TOKEN": "abc"}}, "secret in env: API_TOKEN"),
+        ({"env": {"METRICS_TOKENS": "abc"}}, "secret in env: METRICS_TOKENS"),
+        ({"env": {"AWS_CREDENTIALS": "abc"}}, "secret in env: AWS_CREDENTIALS"),
         ({"volumes": (Volume("/etc/api", "/etc/api"),)}, "host path /etc/api is outside /srv/data"),
         ({"volumes": (Volume("/var/run/docker.sock", "/var/run/docker.sock"),)}, "must be read_only"),
         ({"privileged": True}, "privileged needs privileged_reason"),
@@ -131,6 +139,7 @@ def test_a_create_first_service_may_mount_volumes_read_only() -> None:
 def test_catalogue_lists_the_application_and_monitoring_services(staging_config: StackConfig) -> None:
     assert list(specs_of(staging_config)) == [
         "traefik",
+        "socket-proxy",
         "frontend",
         "directus",
         "postgres",
@@ -183,8 +192,45 @@ def test_traefik_routes_only_labelled_containers_on_3000_and_8055_with_metrics_a
         assert flag in traefik.command
     public = [(80, 80), (443, 443)] if staging_config.edge == "host" else []  # Traefik is the edge: no ALB
     assert [(p.host, p.container) for p in traefik.ports] == [(3000, 3000), (8055, 8055), *public]
+
+
+def test_traefik_reads_docker_only_through_the_socket_proxy_on_the_internal_docker_api_network(
+    staging_config: StackConfig,
+) -> None:
+    specs = specs_of(staging_config)
+    traefik, proxy = specs["traefik"], specs["socket-proxy"]
     acme = (Volume("traefik-acme", "/letsencrypt"),) if staging_config.edge == "host" else ()  # its certificate
-    assert traefik.volumes == (Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True), *acme)
+    assert traefik.volumes == acme  # and no Docker socket
+    assert "--providers.docker.endpoint=tcp://socket-proxy:2375" in traefik.command
+    assert "--providers.docker.constraints=Label(`quintas.stack`,`staging`)" in traefik.command
+    assert "docker-api" in traefik.networks and traefik.depends_on == ("socket-proxy",)
+    assert proxy.networks == ("docker-api",) and "docker-api" in INTERNAL_NETWORKS
+    assert proxy.volumes == (Volume("/var/run/docker.sock", "/var/run/docker.sock", read_only=True),)
+    assert proxy.image.ref == "tecnativa/docker-socket-proxy:v0.4.2"
+    assert {k: proxy.env[k] for k in ("CONTAINERS", "NETWORKS", "EVENTS", "VERSION", "POST")} == {
+        "CONTAINERS": "1",
+        "NETWORKS": "1",
+        "EVENTS": "1",
+        "VERSION": "1",
+        "POST": "0",
+    }
+    assert proxy.command == ("haproxy", "-f", "/usr/local/etc/haproxy/docker-api.cfg")
+    config = str(proxy.config_files["/usr/local/etc/haproxy/docker-api.cfg"])
+    assert "http-request deny unless METH_GET" in config
+    assert "/archive" not in config.split("frontend", 1)[1]
+    others = [s.name for s in specs.values() if any("docker.sock" in v.source for v in s.volumes)]
+    assert others == ["socket-proxy"]
+
+
+def test_directus_behind_the_alb_has_secure_cookies_cors_for_the_app_and_trusts_only_private_proxies(
+    staging_config: StackConfig,
+) -> None:
+    env = specs_of(staging_config)["directus"].env
+    assert env["PUBLIC_URL"] == f"https://{staging_config.cms_host}"
+    assert env["SESSION_COOKIE_SECURE"] == env["REFRESH_TOKEN_COOKIE_SECURE"] == "true"
+    assert env["SESSION_COOKIE_SAME_SITE"] == env["REFRESH_TOKEN_COOKIE_SAME_SITE"] == "strict"
+    assert (env["CORS_ENABLED"], env["CORS_ORIGIN"]) == ("true", f"https://{staging_config.app_host}")
+    assert env["IP_TRUST_PROXY"] == "loopback,uniquelocal"
 
 
 def test_directus_uses_postgres_redis_cache_s3_uploads_and_secret_files(staging_config: StackConfig) -> None:
@@ -198,7 +244,7 @@ def test_directus_uses_postgres_redis_cache_s3_uploads_and_secret_files(staging_
     # The instance role supplies credentials: no key or secret anywhere.
     assert not any(k.startswith(("STORAGE_S3_KEY", "STORAGE_S3_SECRET")) for k in env)
     assert env["SECRET_FILE"] == "/run/secrets/directus_secret"
-    assert env["DB_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert (env["DB_USER"], env["DB_PASSWORD_FILE"]) == ("directus", "/run/secrets/directus_db_password")
     assert env["ADMIN_PASSWORD_FILE"] == "/run/secrets/directus_admin_password"
     assert env["METRICS_ENABLED"] == "true"
     assert env["METRICS_TOKENS_FILE"] == "/run/secrets/metrics_token"
@@ -317,21 +363,37 @@ def test_postgres_image_is_postgis_16_with_the_barman_version_the_tests_use() ->
     assert any("barman-cloud-wal-archive --version" in line for line in dockerfile)
 
 
-def test_postgres_exporter_logs_in_to_the_stack_database_as_its_owner(staging_config: StackConfig) -> None:
+def test_postgres_exporter_logs_in_to_the_stack_database_as_the_monitoring_role(staging_config: StackConfig) -> None:
     specs = specs_of(staging_config)
     server = specs["postgres"].env
-    exporter = specs["postgres-exporter"].env
-    assert exporter["DATA_SOURCE_URI"] == "postgres:5432/quintas_crm?sslmode=disable"
-    assert exporter["DATA_SOURCE_URI"] == f"postgres:5432/{server['POSTGRES_DB']}?sslmode=disable"
-    assert exporter["DATA_SOURCE_USER"] == server["POSTGRES_USER"]
+    exporter = specs["postgres-exporter"]
+    assert exporter.env["DATA_SOURCE_URI"] == "postgres:5432/quintas_crm?sslmode=disable"
+    assert exporter.env["DATA_SOURCE_URI"] == f"postgres:5432/{server['POSTGRES_DB']}?sslmode=disable"
+    assert exporter.env["DATA_SOURCE_USER"] == server["EXPORTER_DB_USER"] == "postgres_exporter"
+    assert exporter.secret_env == {"DATA_SOURCE_PASS_FILE": "exporter_db_password"}
 
 
-def test_the_backup_job_defaults_to_the_role_the_postgres_container_creates(staging_config: StackConfig) -> None:
-    from components.backups import BackupTarget, backup_job_environment
-
-    env = backup_job_environment(
-        target=BackupTarget(bucket="b", stack="staging"), backup_time="02:00", time_zone="UTC", recovery_window_days=7
-    )
-    server = specs_of(staging_config)["postgres"].env
-    # The image creates only POSTGRES_USER: there is no `postgres` role to log in as.
-    assert (env["PGUSER"], env["BACKUP_DATABASE"]) == (server["POSTGRES_USER"], server["POSTGRES_DB"])
+def test_each_database_client_logs_in_as_a_role_the_postgres_container_creates(staging_config: StackConfig) -> None:
+    specs = specs_of(staging_config)
+    server = specs["postgres"]
+    assert server.env["POSTGRES_USER"] == "postgres"
+    clients = {
+        "directus": (specs["directus"].env["DB_USER"], specs["directus"].secret_env["DB_PASSWORD_FILE"]),
+        "exporter": (specs["postgres-exporter"].env["DATA_SOURCE_USER"], "exporter_db_password"),
+        "backup": (specs["backup"].env["PGUSER"], specs["backup"].secret_env["PGPASSWORD_FILE"]),
+    }
+    made = {
+        (server.env[f"{prefix}_DB_USER"], server.secret_env[f"{prefix}_DB_PASSWORD_FILE"])
+        for prefix in ("DIRECTUS", "EXPORTER", "BACKUP")
+    }
+    assert set(clients.values()) == made
+    assert server.env["POSTGRES_USER"] not in {user for user, _ in clients.values()}
+    # Only the server holds the superuser's password; its role script reads the others as uid 999.
+    assert [s.name for s in specs.values() if "postgres_password" in s.secrets] == ["postgres"]
+    assert server.file_owner == "999"
+    script = str(server.config_files["/docker-entrypoint-initdb.d/20-quintas-roles.sh"])
+    for grant in ("GRANT pg_monitor", "pg_backup_start(text, boolean)", "pg_read_all_data", "OWNER TO"):
+        assert grant in script
+    # Function grants hold per database: barman-cloud-backup connects to `postgres` (the rehearsal's
+    # backup-job check failed with "permission denied for function pg_backup_start" without this).
+    assert script.index("\\connect postgres") < script.index("pg_backup_start(text, boolean)")
