@@ -10,6 +10,8 @@ backup drill runs the very same archive_command.
 S3 layout in the backups bucket:
   postgres/<stack>/<server>/base/<backup id>/...   base backups (barman-cloud-backup)
   postgres/<stack>/<server>/wals/<timeline..>/...  WAL segments (barman-cloud-wal-archive)
+  postgres/<stack>/<server>.archive-status.json    archiving backlog after each archive_command call
+                                                   (services/postgres/wal_archive_ahead.py)
   dumps/<stack>/<YYYYMMDDTHHMMSSZ>.dump            daily `pg_dump -Fc` of the CRM database
 """
 
@@ -78,6 +80,11 @@ class BackupTarget:
     def barman_prefix(self) -> str:
         """The key prefix barman writes under: `postgres/<stack>/<server>/`."""
         return f"{barman_root(self.stack)}{self.server}/"
+
+    @property
+    def archive_status_key(self) -> str:
+        """Where archive_command (wal-archive-ahead) records how many ready segments are not archived yet."""
+        return f"{barman_root(self.stack)}{self.server}.archive-status.json"
 
     @property
     def dumps_prefix(self) -> str:

@@ -25,6 +25,10 @@ WAL is there, and gets exit 3 and a message in the server log instead of writing
 that prefix (PostgreSQL retries, the WalArchivingFailing alert fires). A server
 restored from the archive keeps its identifier and goes on archiving (a new timeline).
 
+After each call that shipped something, it writes how far archiving is behind to
+<destination>/<server>.archive-status.json (S3 destinations): the segments PostgreSQL
+has marked ready that are not in the bucket yet. `ops backup verify` reads it.
+
 Exit status: the command's for segment X; 2 on bad arguments; 3 the archive belongs
 to another database system; 1 the archive cannot be read for that check.
 """
@@ -32,11 +36,13 @@ to another database system; 1 the archive cannot be read for that check.
 from __future__ import annotations
 
 import bz2
+import json
 import os
 import re
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -53,12 +59,7 @@ def ready_after(wal_dir: Path, name: str, count: int) -> list[str]:
     """Up to `count` WAL segments after `name` that PostgreSQL marked ready, oldest first."""
     if count <= 0 or not SEGMENT.fullmatch(name):
         return []
-    status = wal_dir / "archive_status"
-    try:
-        ready = sorted(e[: -len(".ready")] for e in os.listdir(status) if e.endswith(".ready"))
-    except OSError:
-        return []
-    return [r for r in ready if SEGMENT.fullmatch(r) and r > name][:count]
+    return [r for r in ready_segments(wal_dir) if r > name][:count]
 
 
 def segment_system_id(header: bytes) -> int | None:
@@ -138,6 +139,32 @@ def check_same_system(wal_path: Path, command: list[str], markers: Path) -> int:
     return 0
 
 
+def ready_segments(wal_dir: Path) -> list[str]:
+    try:
+        entries = os.listdir(wal_dir / "archive_status")
+    except OSError:
+        return []
+    names = (e[: -len(".ready")] for e in entries if e.endswith(".ready"))
+    return sorted(n for n in names if SEGMENT.fullmatch(n))
+
+
+def write_status(command: list[str], asked: str, code: int, backlog: list[str]) -> None:
+    """<destination>/<server>.archive-status.json: the backlog after this call; a failure only warns."""
+    where = destination(command)
+    if where is None:
+        return
+    bucket, prefix, _, endpoint = where
+    key = prefix[: -len("/wals/")] + ".archive-status.json"
+    body = {"at": time.time(), "asked": asked, "exit": code, "ready_segments": len(backlog)}
+    body["oldest_ready"] = backlog[0] if backlog else None
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+    except Exception as exc:  # noqa: BLE001 the status is for monitoring: archiving must not fail on it
+        print(f"wal-archive-ahead: warning: cannot write s3://{bucket}/{key}: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or not argv[0].isdigit() or int(argv[0]) < 1:
         print("usage: wal-archive-ahead N COMMAND... WAL_PATH (N >= 1 segments at once)", file=sys.stderr)
@@ -159,6 +186,10 @@ def main(argv: list[str]) -> int:
     for name, proc in running.items():
         if proc.wait() == 0:
             (markers / name).touch()
+    if SEGMENT.fullmatch(wal_path.name):
+        shipped = {wal_path.name} if code == 0 else set()
+        backlog = [n for n in ready_segments(wal_path.parent) if n not in shipped and not (markers / n).exists()]
+        write_status(command, wal_path.name, code, backlog)
     return code
 
 

@@ -9,6 +9,7 @@ barman-cloud-wal-archive lays it out (<server>/wals/<timeline+log>/<segment>.gz)
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.drill import S3_ENV, s3_server
+from components.backups import BackupTarget
+from ops.backup import verify
 
 SCRIPT = Path(__file__).resolve().parents[2] / "services" / "postgres" / "wal_archive_ahead.py"
 BUCKET = "quintas-crm-refusal-backups"
@@ -49,7 +52,7 @@ def _keys() -> dict[str, str]:
 
 
 def archive(
-    tmp_path: Path, endpoint: str, system_id: int, prefix: str = "postgres/prod"
+    tmp_path: Path, endpoint: str, system_id: int, prefix: str = "postgres/prod", parallel: int = 4
 ) -> subprocess.CompletedProcess:
     wal = tmp_path / "pgdata" / "pg_wal"
     (wal / "archive_status").mkdir(parents=True, exist_ok=True)
@@ -60,7 +63,7 @@ def archive(
     command += ["--endpoint-url", endpoint, f"s3://{BUCKET}/{prefix}", "quintas-crm", f"pg_wal/{SEGMENT}"]
     env = {**S3_ENV, "WAL_ARCHIVE_AHEAD_DIR": str(tmp_path / "markers"), "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "4", *command], cwd=wal.parent, env=env, capture_output=True, text=True
+        [sys.executable, str(SCRIPT), str(parallel), *command], cwd=wal.parent, env=env, capture_output=True, text=True
     )
 
 
@@ -101,3 +104,23 @@ def test_an_archive_that_cannot_be_read_fails_the_call_naming_it(tmp_path: Path)
     assert result.returncode == 1
     assert f"cannot read s3://{BUCKET}/postgres/prod/quintas-crm/wals/" in result.stderr
     assert shipped(tmp_path) == 0
+
+
+@pytest.mark.slow
+def test_each_call_records_the_backlog_where_verify_reads_it(tmp_path: Path, endpoint: str) -> None:
+    import boto3
+
+    status_dir = tmp_path / "pgdata" / "pg_wal" / "archive_status"
+    status_dir.mkdir(parents=True)
+    # PostgreSQL finished three more segments; with one at a time, they stay behind.
+    for name in ("000000010000000000000004", "000000010000000000000005", "000000010000000000000006"):
+        (status_dir / f"{name}.ready").touch()
+    (status_dir / "000000010000000000000003.00000028.backup.ready").touch()  # not a segment
+    assert archive(tmp_path, endpoint, LOST, parallel=1).returncode == 0
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_keys())
+    key = BackupTarget(bucket=BUCKET, stack="prod").archive_status_key
+    status = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert (status["asked"], status["exit"], status["ready_segments"]) == (SEGMENT, 0, 3)
+    assert status["oldest_ready"] == "000000010000000000000004"
+    [check] = [c for c in verify.run_checks(s3, BackupTarget(bucket=BUCKET, stack="prod"), 60) if "backlog" in c.name]
+    assert check.ok and "3 segment(s), 48 MB finished but not archived" in check.detail
