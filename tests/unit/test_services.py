@@ -159,7 +159,7 @@ def test_every_image_is_pinned_and_the_own_images_come_from_ecr_with_the_configu
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/frontend:1.0.0-rc.1"
     )
     assert specs["postgres"].image.ref == (
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/postgres:16-3.4-barman-1"
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/postgres:16-3.4-barman-2"
     )
     assert specs["postgres"].image.build_context == "services/postgres"
     assert specs["directus"].image.ref == "directus/directus:11.12.0"
