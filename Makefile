@@ -58,8 +58,9 @@ test: system-deps lint imports typecheck tests rehearsal
 bench: setup
 	$(PY) benchmarks/plan_speed.py
 
-# The 1 GB backup drill (about 15 minutes; needs root and `make system-deps`).
-bench-backup: setup system-deps
+# The backup drill: 1 GB base + 1 GB WAL inside the postgres image (needs root, the Docker
+# engine and the image `make rehearsal` builds; 30 to 50 minutes on 2 cores). build/drill.json.
+bench-backup: setup
 	$(PY) benchmarks/backup_drill.py
 
 clean:

@@ -10,6 +10,8 @@ backup drill runs the very same archive_command.
 S3 layout in the backups bucket:
   postgres/<stack>/<server>/base/<backup id>/...   base backups (barman-cloud-backup)
   postgres/<stack>/<server>/wals/<timeline..>/...  WAL segments (barman-cloud-wal-archive)
+  postgres/<stack>/<server>.archive-status.json    archiving backlog after each archive_command call
+                                                   (services/postgres/wal_archive_ahead.py)
   dumps/<stack>/<YYYYMMDDTHHMMSSZ>.dump            daily `pg_dump -Fc` of the CRM database
 """
 
@@ -35,10 +37,9 @@ METRICS_FILE = "quintas_backup.prom"
 # barman-cloud-backup reads the data files itself: the job mounts the postgres data
 # volume at the same path as the server.
 PGDATA_MOUNT = "/var/lib/postgresql/data"
-# The image runs barman 3.19 (pip); the drill and a restore host may run Debian
-# bookworm's barman-cli-cloud 3.4, which offers only gzip, bzip2 and snappy, and
-# bookworm's python3-snappy 0.5.3 fails under Python 3.11 ("PY_SSIZE_T_CLEAN macro must
-# be defined"). gzip works in both with no extra library, so WAL and base backups use it.
+# WAL and base backups are gzip-compressed: the pinned barman (3.19, services/postgres/Dockerfile)
+# has no snappy, lz4 or zstd library in the image, and gzip needs none. Measured in the backup
+# drill: gzip makes a WAL segment about 4 times smaller for about 0.5 s of one core.
 COMPRESSION = "--gzip"
 # The bucket is a Pulumi Output, the server's settings plain strings: archive_command
 # names the bucket through the container's BACKUPS_BUCKET variable, which the shell
@@ -81,6 +82,11 @@ class BackupTarget:
         return f"{barman_root(self.stack)}{self.server}/"
 
     @property
+    def archive_status_key(self) -> str:
+        """Where archive_command (wal-archive-ahead) records how many ready segments are not archived yet."""
+        return f"{barman_root(self.stack)}{self.server}.archive-status.json"
+
+    @property
     def dumps_prefix(self) -> str:
         return dumps_root(self.stack)
 
@@ -97,14 +103,27 @@ def _shell_words(words: list[str], target: BackupTarget) -> str:
     return " ".join([*quoted, url, shlex.quote(target.server)])
 
 
+# Segments shipped at once by archive_command (wal-archive-ahead in the postgres image): one
+# barman-cloud-wal-archive call costs about 2.5 s on the 2-core drill machine, so one at a time
+# ships about 6 MB/s while a CRM bulk load writes more (benchmarks/backup_drill.py measures both).
+ARCHIVE_PARALLEL = 4
+# WAL segments barman-cloud-wal-restore fetches ahead while recovery replays (its --parallel):
+# replay no longer waits one S3 round trip per segment.
+RESTORE_PARALLEL = 8
+
+
 def archive_command(target: BackupTarget) -> str:
-    """The archive_command: one compressed WAL segment to S3 per call; non-zero makes PostgreSQL retry."""
-    return _shell_words(["barman-cloud-wal-archive", COMPRESSION, *target.cloud_options()], target) + " %p"
+    """The archive_command: the asked WAL segment, and up to ARCHIVE_PARALLEL - 1 ready ones after it,
+    compressed to S3 at once; non-zero makes PostgreSQL retry."""
+    words = ["wal-archive-ahead", str(ARCHIVE_PARALLEL), "barman-cloud-wal-archive", COMPRESSION]
+    return _shell_words([*words, *target.cloud_options()], target) + " %p"
 
 
 def restore_command(target: BackupTarget) -> str:
-    """The restore_command of a recovering server: fetch %f from the archive into %p."""
-    return _shell_words(["barman-cloud-wal-restore", *target.cloud_options()], target) + " %f %p"
+    """The restore_command of a recovering server: fetch %f from the archive into %p, and the
+    next RESTORE_PARALLEL segments into a spool directory for the calls that follow."""
+    words = ["barman-cloud-wal-restore", "--parallel", str(RESTORE_PARALLEL)]
+    return _shell_words([*words, *target.cloud_options()], target) + " %f %p"
 
 
 def retention_policy(recovery_window_days: int) -> str:

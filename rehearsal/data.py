@@ -27,7 +27,7 @@ def psql(stack: Stack, sql: str, service: str = "postgres") -> str:
 ROLE_MEMBERSHIPS = {
     DIRECTUS.name: "",
     EXPORTER.name: "pg_monitor",
-    BACKUP.name: "pg_checkpoint,pg_read_all_data,pg_read_all_settings,pg_read_all_stats",
+    BACKUP.name: "pg_checkpoint,pg_monitor,pg_read_all_data",
 }
 ROLES_SQL = """
 SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,

@@ -4,8 +4,9 @@ No client uses the superuser: Directus owns the CRM database through its own rol
 (no superuser, no CREATEROLE), postgres-exporter reads statistics as a member of
 `pg_monitor` only, and the backup job has just what Barman Cloud's base backups
 (pg_backup_start/stop, pg_switch_wal, pg_create_restore_point, pg_checkpoint,
-pg_read_all_settings, pg_read_all_stats: Barman's documented grants) and
-`pg_dump` (pg_read_all_data) need. The postgres image creates the roles on
+pg_read_all_settings, pg_read_all_stats: Barman's documented grants, the last two through
+`pg_monitor`, which also lets it read pg_ls_archive_statusdir() for the archiving backlog
+metric) and `pg_dump` (pg_read_all_data) need. The postgres image creates the roles on
 a new data directory (services/postgres/initdb-roles.sh), with passwords read from the
 secret files named here; nothing here creates a resource.
 """

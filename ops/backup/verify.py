@@ -2,19 +2,27 @@
 
 - the newest base backup finished (backup.info status DONE) less than 26 hours ago;
 - a WAL segment arrived within the last 3 x archive_timeout;
-- the newest dump exists and is not empty.
+- the newest dump exists and is not empty;
+- archiving is not behind: the archive_command's last status (written to the bucket
+  by wal-archive-ahead after each call) counts at most BACKLOG_LIMIT_SEGMENTS
+  segments that PostgreSQL has finished but that are not in the bucket yet.
 Each check gives one line; any failure makes the exit code 1.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from components.backups import BackupTarget
 
 BASE_MAX_AGE = dt.timedelta(hours=26)
+# archive_command ships up to 4 segments at once (components.backups.ARCHIVE_PARALLEL):
+# more ready ones than that means archiving is falling behind the WAL written.
+BACKLOG_LIMIT_SEGMENTS = 4
+SEGMENT_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -125,10 +133,32 @@ def check_dump(s3: Any, target: BackupTarget, now: dt.datetime) -> Check:
     return Check(name, newest["Size"] > 0, detail if newest["Size"] > 0 else detail + ": EMPTY")
 
 
+def check_backlog(s3: Any, target: BackupTarget, now: dt.datetime) -> Check:
+    from botocore.exceptions import ClientError
+
+    name = "WAL archiving backlog"
+    where = f"s3://{target.bucket}/{target.archive_status_key}"
+    try:
+        status = json.loads(s3.get_object(Bucket=target.bucket, Key=target.archive_status_key)["Body"].read())
+        at = dt.datetime.fromtimestamp(float(status["at"]), dt.UTC)
+        ready = int(status["ready_segments"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        return Check(name, False, f"no {where}: archive_command (wal-archive-ahead) has not reported")
+    except (KeyError, ValueError, TypeError) as exc:
+        return Check(name, False, f"{where} is not a status wal-archive-ahead writes: {exc!r}")
+    behind = f"{ready} segment(s), {ready * SEGMENT_BYTES / 2**20:.0f} MB finished but not archived"
+    oldest = f", oldest {status['oldest_ready']}" if status.get("oldest_ready") else ""
+    detail = f"{behind}{oldest} at the last archive_command call, {_age(now, at)} (limit {BACKLOG_LIMIT_SEGMENTS})"
+    return Check(name, ready <= BACKLOG_LIMIT_SEGMENTS, detail)
+
+
 def run_checks(s3: Any, target: BackupTarget, archive_timeout: int, now: dt.datetime | None = None) -> list[Check]:
     moment = now or dt.datetime.now(dt.UTC)
     return [
         check_base(s3, target, moment),
         check_wal(s3, target, moment, archive_timeout),
         check_dump(s3, target, moment),
+        check_backlog(s3, target, moment),
     ]

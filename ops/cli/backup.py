@@ -43,10 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = sub.add_parser(
         "verify",
-        help="check that base backups, WAL and dumps are fresh",
+        help="check that base backups, WAL and dumps are fresh and archiving is not behind",
         description="Check the stack's backups, reading only the backups bucket, one line per check:\n"
         "the newest base backup finished less than 26 hours ago, a WAL segment arrived within\n"
-        "3 x archive_timeout, and the newest dump exists and is not empty.\n"
+        "3 x archive_timeout, the newest dump exists and is not empty, and archiving is not behind:\n"
+        "at the archive_command's last call at most 4 finished segments were not in the bucket yet.\n"
         "Exit 0 all fresh, 1 a check failed, 2 bad input.\n\n"
         "Examples:\n"
         "  python -m ops backup verify --stack prod --outputs outputs.json\n"

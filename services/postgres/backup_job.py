@@ -2,7 +2,10 @@
 """The daily backup job of the postgres container: base backup, dump, retention, metrics.
 
 `backup_job.py schedule` sleeps until the next BACKUP_TIME in BACKUP_TIME_ZONE and
-runs the job, for ever; `backup_job.py run` runs it once now. One run:
+runs the job, for ever; `backup_job.py run` runs it once now. While it waits, every
+BACKLOG_EVERY seconds it writes how far WAL archiving is behind (segments PostgreSQL
+finished that the archive_command has not shipped yet) to quintas_wal_archive.prom in
+the same textfile directory, for the WalArchiveBacklog alert. One run:
   1. barman-cloud-backup with an immediate checkpoint (a spread checkpoint on an
      idle database makes the backup wait for minutes);
   2. pg_dump -Fc of the CRM database, uploaded to s3://<bucket>/dumps/<stack>/<UTC time>.dump;
@@ -40,6 +43,13 @@ _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 COMPRESSION = "--gzip"
 _WINDOW = re.compile(r"RECOVERY WINDOW OF ([0-9]+) DAYS?")
 _METRIC = re.compile(r'^quintas_backup_(\w+)\{kind="(base|dump)"\} (\S+)$')
+BACKLOG_EVERY = 30
+# Finished segments waiting for archive_command (pg_ls_archive_statusdir: superuser or pg_monitor).
+BACKLOG_SQL = (
+    "SELECT count(*), count(*) * pg_size_bytes(current_setting('wal_segment_size'))"
+    " FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}[.]ready$'"
+)
+BACKLOG_FILE = "quintas_wal_archive.prom"
 
 
 class SettingsError(Exception):
@@ -240,12 +250,49 @@ def write_metrics(path: Path, now: dt.datetime, sizes: dict[str, int | None]) ->
         for kind in ("base", "dump"):
             if (metric, kind) in values:
                 lines.append(f'quintas_backup_{metric}{{kind="{kind}"}} {values[(metric, kind)]:.0f}')
+    write_atomically(path, "\n".join(lines) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """node-exporter never reads a half-written file: a temporary file, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".quintas_backup.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".quintas.", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def write_backlog(settings: Settings, now: float) -> bool:
+    """The archiving backlog from the server into quintas_wal_archive.prom; on failure the file goes.
+
+    A stale backlog must not look current: without an answer the metric disappears
+    and the log says why (the role needs superuser or pg_monitor for pg_ls_archive_statusdir).
+    """
+    path = settings.textfile_dir / BACKLOG_FILE
+    argv = ["psql", "-XAt", "--no-password", "-d", settings.database, "-c", BACKLOG_SQL]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        segments, size = (int(v) for v in out.stdout.strip().split("|"))
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        log.warning("archiving backlog unknown (%s); %s removed", exc, path)
+        path.unlink(missing_ok=True)
+        return False
+    if out.returncode != 0:
+        log.warning("archiving backlog unknown: psql: %s; %s removed", out.stderr.strip()[-300:], path)
+        path.unlink(missing_ok=True)
+        return False
+    metrics = [
+        ("backlog_segments", "WAL segments finished but not yet archived.", segments),
+        ("backlog_bytes", "Bytes of WAL finished but not yet archived.", size),
+        ("backlog_checked_timestamp_seconds", "Unix time the backlog was read.", int(now)),
+    ]
+    lines: list[str] = []
+    for name, text, value in metrics:
+        lines += [f"# HELP quintas_wal_archive_{name} {text}", f"# TYPE quintas_wal_archive_{name} gauge"]
+        lines.append(f"quintas_wal_archive_{name} {value}")
+    write_atomically(path, "\n".join(lines) + "\n")
+    return True
 
 
 def run_once(settings: Settings, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> int:
@@ -284,7 +331,9 @@ def schedule(settings: Settings) -> int:
         now = dt.datetime.now(UTC)
         at = next_run(now, settings.backup_time, settings.zone)
         log.info("next backup at %s (%s %s)", at.isoformat(), settings.backup_time, settings.zone.key)
-        time.sleep(max((at - now).total_seconds(), 0))
+        while (left := (at - dt.datetime.now(UTC)).total_seconds()) > 0:
+            write_backlog(settings, time.time())
+            time.sleep(min(BACKLOG_EVERY, left))
         try:
             run_once(settings)
         except Exception:  # a bug in one run must not stop tomorrow's: log it and keep the schedule

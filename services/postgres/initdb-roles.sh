@@ -42,10 +42,12 @@ ALTER ROLE :"monitor" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATI
     PASSWORD :'monitor_password';
 GRANT pg_monitor TO :"monitor";
 
--- The backup job: Barman Cloud's base backups (its documented grants) and pg_dump.
+-- The backup job: Barman Cloud's base backups (its documented grants; pg_monitor holds
+-- pg_read_all_settings and pg_read_all_stats, and lets the job read pg_ls_archive_statusdir()
+-- for the WAL archiving backlog metric) and pg_dump.
 ALTER ROLE :"backup" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'backup_password';
-GRANT pg_checkpoint, pg_read_all_settings, pg_read_all_stats, pg_read_all_data TO :"backup";
+GRANT pg_checkpoint, pg_monitor, pg_read_all_data TO :"backup";
 -- Function privileges belong to a database: barman-cloud-backup connects to `postgres`.
 \connect postgres
 GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean), pg_switch_wal(),

@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,11 +68,11 @@ def test_verify_of_an_empty_bucket_fails_every_check(s3, s3_endpoint: str, tmp_p
     outputs.write_text(json.dumps({"backupsBucket": "empty-backups"}))
     code, out, _ = _run("verify", "--stack", "prod", "--outputs", str(outputs), "--endpoint-url", s3_endpoint)
     assert code == 1
-    assert out.count("FAIL  ") == 3
+    assert out.count("FAIL  ") == 4
     assert "archive_timeout 60s" in out  # read from Pulumi.prod.yaml
 
 
-def _fill(s3, bucket: str, dump_body: bytes) -> None:
+def _fill(s3, bucket: str, dump_body: bytes, backlog: int = 0) -> None:
     s3.create_bucket(Bucket=bucket)
     base = "postgres/prod/quintas-crm/base/"
     s3.put_object(Bucket=bucket, Key=base + "20261127T080000/backup.info", Body=b"status=DONE\nend_time=x\n")
@@ -80,6 +81,9 @@ def _fill(s3, bucket: str, dump_body: bytes) -> None:
     wals = "postgres/prod/quintas-crm/wals/0000000100000000/"
     s3.put_object(Bucket=bucket, Key=wals + "000000010000000000000004.gz", Body=b"wal")
     s3.put_object(Bucket=bucket, Key="dumps/prod/20261127T080000Z.dump", Body=dump_body)
+    status = {"at": time.time(), "asked": "000000010000000000000004", "exit": 0, "ready_segments": backlog}
+    status["oldest_ready"] = "000000010000000000000005" if backlog else None
+    s3.put_object(Bucket=bucket, Key="postgres/prod/quintas-crm.archive-status.json", Body=json.dumps(status))
 
 
 def test_verify_passes_on_fresh_backups_and_reports_each(s3, s3_endpoint: str) -> None:
@@ -89,19 +93,22 @@ def test_verify_passes_on_fresh_backups_and_reports_each(s3, s3_endpoint: str) -
     assert "ok    newest base backup: 20261127T080000" in out  # the FAILED later one does not count
     assert "000000010000000000000004.gz" in out
     assert "dumps/prod/20261127T080000Z.dump, 8 bytes" in out
+    assert "ok    WAL archiving backlog: 0 segment(s), 0 MB finished but not archived" in out
     assert out.strip().endswith("all backup checks passed")
 
 
 def test_stale_backups_and_an_empty_dump_fail(s3) -> None:
-    _fill(s3, "stale-backups", b"")
+    _fill(s3, "stale-backups", b"", backlog=9)
     later = dt.datetime.now(UTC) + dt.timedelta(hours=27)
     checks = backup_verify.run_checks(s3, BackupTarget(bucket="stale-backups", stack="prod"), 60, now=later)
     assert [(c.name, c.ok) for c in checks] == [
         ("newest base backup", False),
         ("WAL archiving", False),
         ("newest dump", False),
+        ("WAL archiving backlog", False),
     ]
     assert "EMPTY" in checks[2].detail
+    assert "9 segment(s), 144 MB finished but not archived, oldest 000000010000000000000005" in checks[3].detail
 
 
 def test_restore_refuses_a_non_empty_target_dir(tmp_path: Path) -> None:

@@ -170,3 +170,40 @@ def test_dumps_older_than_the_window_are_pruned_but_the_newest_is_kept(monkeypat
 def test_the_newest_dump_survives_even_when_everything_is_old(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = ["dumps/prod/20250101T080000Z.dump", "dumps/prod/20250102T080000Z.dump"]
     assert _prune(monkeypatch, keys, 7, "2026-11-28T08:00:00+00:00") == ["dumps/prod/20250102T080000Z.dump"]
+
+
+def _backlog_settings(textfile: Path, database: str) -> object:
+    env = {"BACKUP_STACK": "prod", "BACKUP_BUCKET": "b", "BACKUP_RETENTION_POLICY": "RECOVERY WINDOW OF 1 DAYS"}
+    return job.Settings.from_environment({**env, "BACKUP_DATABASE": database, "BACKUP_TEXTFILE_DIR": str(textfile)})
+
+
+def test_the_archiving_backlog_counts_finished_segments_not_yet_archived(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_tool("/usr/lib/postgresql/15/bin/postgres", "apt-get install postgresql-15")
+    from ops.backup.postgres_local import POSTGRES_USER, LocalServer, find_pg_bin
+
+    pg_bin = find_pg_bin("/usr/lib/postgresql/15/bin")
+    with drill.scratch_dir() as workdir:
+        server = LocalServer(workdir / "data", pg_bin, workdir / "socket")
+        server.initdb()
+        # An archive_command that always fails: every finished segment stays ready.
+        server.start({"archive_mode": "on", "archive_command": "false", "wal_level": "replica"}, tcp=False)
+        try:
+            server.wait_accepting(60)
+            server.psql("CREATE TABLE t (i int)")
+            for _ in range(3):
+                server.psql("INSERT INTO t VALUES (1); SELECT pg_switch_wal()")
+            for key, value in {"PGHOST": str(server.socket_dir), "PGPORT": str(server.port)}.items():
+                monkeypatch.setenv(key, value)
+            monkeypatch.setenv("PGUSER", POSTGRES_USER)
+            monkeypatch.setenv("PATH", f"{pg_bin}:/usr/bin:/bin")
+            textfile = workdir / "textfile"
+            assert job.write_backlog(_backlog_settings(textfile, "postgres"), 1700000000.0)
+            lines = (textfile / job.BACKLOG_FILE).read_text().splitlines()
+            # and a database that cannot be read removes the file: no stale backlog
+            assert not job.write_backlog(_backlog_settings(textfile, "no_such_database"), 1700000030.0)
+            assert not (textfile / job.BACKLOG_FILE).exists()
+        finally:
+            server.stop()
+    assert "quintas_wal_archive_backlog_segments 3" in lines
+    assert f"quintas_wal_archive_backlog_bytes {3 * 16 * 2**20}" in lines
+    assert "quintas_wal_archive_backlog_checked_timestamp_seconds 1700000000" in lines

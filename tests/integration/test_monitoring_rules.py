@@ -158,6 +158,7 @@ THRESHOLD_MUTATIONS = {
     "PostgresConnectionsHigh": ("> 90", ">= 90"),
     "WalArchivingFailing": ("[2m]", "[10m]"),
     "WalArchiveLagging": ("(3 *", "(2.9 *"),
+    "WalArchiveBacklog": ("> 4", "> 5"),
     "BaseBackupTooOld": ("26 * 3600", "26 * 3600 - 1"),
     "DumpBackupTooOld": ("26 * 3600", "26 * 3600 - 1"),
     "BaseBackupStatusMissing": ('{kind="base"}', '{kind="full"}'),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +29,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from benchmarks import drill
-from components.backups import BUCKET_ENV, BackupTarget, postgres_settings
-from ops.backup.postgres_local import LocalServer, find_pg_bin
+from components.backups import BUCKET_ENV, BackupTarget, backup_job_environment, postgres_settings
+from ops.backup.postgres_local import POSTGRES_USER, LocalServer, find_pg_bin, give_to_postgres, run_as_postgres
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "quintas-crm-lock-backups"
 LOCK_DAYS = 31  # the prod lock: recoveryWindowDays + 1
+SERVICES = Path(__file__).resolve().parents[2] / "services" / "postgres"
+JOB_SCRIPT, WAL_ARCHIVE_AHEAD = SERVICES / "backup_job.py", SERVICES / "wal_archive_ahead.py"
 
 
 def _s3(endpoint: str) -> Any:
@@ -60,13 +63,48 @@ def _barman(*args: str, target: BackupTarget) -> subprocess.CompletedProcess[str
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+def _archive_tools(workdir: Path) -> Path:
+    """archive_command's `wal-archive-ahead`, which the image installs, run by the system python3 here."""
+    tools = workdir / "bin"
+    tools.mkdir()
+    wrapper = tools / "wal-archive-ahead"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/python3 {WAL_ARCHIVE_AHEAD} "$@"\n')
+    wrapper.chmod(0o755)
+    give_to_postgres(tools, 0o755)
+    return tools
+
+
+def _run_backup_job(workdir: Path, target: BackupTarget, server: LocalServer) -> subprocess.CompletedProcess[str]:
+    """The real job script, run as the postgres user with Debian's python3 (as in the image)."""
+    workdir.mkdir()
+    give_to_postgres(workdir, 0o755)
+    script = workdir / "backup-job"
+    shutil.copy(JOB_SCRIPT, script)
+    script.chmod(0o755)
+    env = backup_job_environment(
+        target=target,
+        backup_time="02:00",
+        time_zone="UTC",
+        recovery_window_days=7,
+        pg_user=POSTGRES_USER,  # this server was initialised with the postgres superuser
+        textfile_dir=str(workdir / "textfile"),
+    )
+    env |= {"PGHOST": str(server.socket_dir), "PGPORT": str(server.port), **drill.S3_ENV}
+    env["PATH"] = f"{server.pg_bin}:/usr/bin:/bin"
+    (workdir / "textfile").mkdir()
+    give_to_postgres(workdir / "textfile", 0o755)
+    return run_as_postgres(["/usr/bin/python3", str(script), "run"], env=env, timeout=3600, check=False)
+
+
 @contextlib.contextmanager
 def _archiving_primary(workdir: Path, endpoint: str) -> Iterator[tuple[LocalServer, BackupTarget]]:
     target = BackupTarget(bucket=BUCKET, stack=drill.STACK, endpoint_url=endpoint)
     primary = LocalServer(workdir / "primary", find_pg_bin("/usr/lib/postgresql/15/bin"), workdir / "socket")
     primary.initdb()
     settings = postgres_settings(archive_timeout_seconds=5, target=target)
-    primary.start(settings, env={**drill.S3_ENV, BUCKET_ENV: BUCKET})
+    primary.start(
+        settings, env={**drill.S3_ENV, BUCKET_ENV: BUCKET, "PATH": f"{_archive_tools(workdir)}:/usr/bin:/bin"}
+    )
     try:
         primary.wait_accepting(60)
         primary.psql(f"CREATE DATABASE {drill.DATABASE} STRATEGY = FILE_COPY")
@@ -83,7 +121,7 @@ def locked_run() -> Iterator[dict[str, Any]]:
         s3 = _s3(endpoint)
         _locked_bucket(s3)
         with _archiving_primary(workdir, endpoint) as (primary, target):
-            jobs = [drill.run_backup_job(workdir / f"job-{n}", target, primary) for n in (1, 2)]
+            jobs = [_run_backup_job(workdir / f"job-{n}", target, primary) for n in (1, 2)]
             listed = _barman("barman-cloud-backup-list", "--format", "json", target=target)
             delete = _barman("barman-cloud-backup-delete", "--retention-policy", "REDUNDANCY 1", target=target)
             after = _barman("barman-cloud-backup-list", "--format", "json", target=target)

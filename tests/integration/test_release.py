@@ -92,9 +92,9 @@ def test_image_tags_prints_what_the_stack_file_records() -> None:
         [sys.executable, "-m", "ops", "image-tags", "--stack", "prod"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["frontend=1.0.0", "postgres=16-3.4-barman-1"]
+    assert result.stdout.splitlines() == ["frontend=1.0.0", "postgres=16-3.4-barman-2"]
     assert (
-        shipped("prod").config["quintas-crm-infra:imageTags"] == '{"frontend": "1.0.0", "postgres": "16-3.4-barman-1"}'
+        shipped("prod").config["quintas-crm-infra:imageTags"] == '{"frontend": "1.0.0", "postgres": "16-3.4-barman-2"}'
     )
 
 
@@ -108,7 +108,7 @@ def test_image_tags_refuses_a_stack_file_without_a_tag(tmp_path: Path) -> None:
 
 def test_an_app_release_leaves_the_postgres_containers_unchanged() -> None:
     before = shipped("staging")
-    after = simulate("staging", imageTags={"frontend": "v9.9.9", "postgres": "16-3.4-barman-1"})
+    after = simulate("staging", imageTags={"frontend": "v9.9.9", "postgres": "16-3.4-barman-2"})
     container = "docker:index/container:Container"
     image = "docker:index/remoteImage:RemoteImage"
     assert before.one(image, "frontend").inputs["name"] != after.one(image, "frontend").inputs["name"]
@@ -160,7 +160,7 @@ def test_pulumi_up_deploys_the_committed_settings_without_changing_them(tmp_path
     repo, env = _release_checkout(tmp_path)
     result = script("pulumi-up.sh", "prod", "v1.4.0", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
-    assert "frontend=1.0.0\npostgres=16-3.4-barman-1" in result.stdout
+    assert "frontend=1.0.0\npostgres=16-3.4-barman-2" in result.stdout
     calls = (tmp_path / "pulumi-calls").read_text().splitlines()
     assert calls == ["stack select prod", "up --yes --stack prod --policy-pack policies --message release v1.4.0"]
 

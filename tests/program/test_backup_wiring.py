@@ -25,7 +25,7 @@ def test_prod_postgres_archives_wal_to_the_backups_bucket(prod: engine.Run) -> N
     assert settings["archive_timeout"] == "60s"
     assert settings["wal_level"] == "replica"
     assert settings["archive_command"] == (
-        'barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'
+        'wal-archive-ahead 4 barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'
     )
     assert _env(postgres)["BACKUPS_BUCKET"] == prod.outputs["backupsBucket"]
 

@@ -30,7 +30,7 @@ def test_prod_archives_gzip_wal_to_its_stack_prefix_every_60_seconds(prod_config
     assert settings["archive_mode"] == "on"
     assert settings["archive_timeout"] == "60s"
     assert settings["archive_command"] == (
-        'barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'
+        'wal-archive-ahead 4 barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'
     )
 
 
@@ -39,7 +39,7 @@ def test_the_shell_running_archive_command_names_the_bucket_from_the_environment
     command = backups.stack_postgres_settings(prod_config)["archive_command"]
     # PostgreSQL runs archive_command with /bin/sh -c; `echo` shows the words barman receives.
     shown = subprocess.run(
-        ["sh", "-c", "printf '%s\\n' " + command.split(" ", 1)[1].replace("%p", "pg_wal/000000010000000000000001")],
+        ["sh", "-c", "printf '%s\\n' " + command.split(" ", 3)[3].replace("%p", "pg_wal/000000010000000000000001")],
         env={"BACKUPS_BUCKET": "quintas-crm-prod-backups-123"},
         capture_output=True,
         text=True,
@@ -59,6 +59,8 @@ def test_endpoint_url_appears_only_when_asked_for() -> None:
     assert "--endpoint-url" not in backups.archive_command(plain)
     words = shlex.split(backups.archive_command(local))
     assert words == [
+        "wal-archive-ahead",
+        "4",
         "barman-cloud-wal-archive",
         "--gzip",
         "--endpoint-url",
@@ -67,7 +69,9 @@ def test_endpoint_url_appears_only_when_asked_for() -> None:
         "quintas-crm",
         "%p",
     ]
-    assert shlex.split(backups.restore_command(local))[-4:] == ["s3://b/postgres/drill", "quintas-crm", "%f", "%p"]
+    restore = shlex.split(backups.restore_command(local))
+    assert restore[:3] == ["barman-cloud-wal-restore", "--parallel", "8"]
+    assert restore[-4:] == ["s3://b/postgres/drill", "quintas-crm", "%f", "%p"]
 
 
 def test_bad_values_are_refused() -> None:

@@ -64,7 +64,7 @@ def test_compose_has_the_same_services_as_the_host_plus_a_local_aws_api(project:
     assert directus["AWS_SHARED_CREDENTIALS_FILE"] == "/run/secrets/aws_credentials"
     assert services["directus"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert services["postgres"]["build"] == {"context": "./services/postgres"}
-    assert services["postgres"]["image"] == "quintas-crm/postgres:16-3.4-barman-1"
+    assert services["postgres"]["image"] == "quintas-crm/postgres:16-3.4-barman-2"
     assert "data-postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
 
 
@@ -115,7 +115,9 @@ def test_postgres_archives_wal_with_the_stacks_own_settings(project: Path) -> No
     settings = dict(arg.split("=", 1) for arg in command[2::2])
     expected = stack_postgres_settings(load_config("staging"))
     assert {k: settings[k] for k in expected} == {k: v.replace("$", "$$") for k, v in expected.items()}
-    assert settings["archive_mode"] == "on" and settings["archive_command"].startswith("barman-cloud-wal-archive")
+    assert settings["archive_mode"] == "on" and settings["archive_command"].startswith(
+        "wal-archive-ahead 4 barman-cloud-wal-archive"
+    )
 
 
 def test_local_aws_credentials_are_in_the_sdks_file_format(project: Path) -> None:

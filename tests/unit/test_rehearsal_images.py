@@ -60,7 +60,7 @@ def test_references_are_the_catalogues_pins(staging: tuple[list[Planned], dict[s
     for name in ("prometheus", "alertmanager", "node-exporter", "blackbox-exporter", "postgres-exporter"):
         repo, tag = UPSTREAM[name]
         assert f"{repo}:{tag}" in refs
-    assert "quintas-crm/postgres:16-3.4-barman-1" in refs  # Pulumi.staging.yaml imageTags.postgres
+    assert "quintas-crm/postgres:16-3.4-barman-2" in refs  # Pulumi.staging.yaml imageTags.postgres
     assert "quintas-crm/frontend:1.0.0-rc.1" in refs  # Pulumi.staging.yaml imageTags.frontend
 
 

@@ -168,7 +168,7 @@ def test_every_image_is_pinned_and_the_own_images_come_from_ecr_with_the_configu
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/frontend:1.0.0-rc.1"
     )
     assert specs["postgres"].image.ref == (
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/postgres:16-3.4-barman-1"
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/quintas-crm/postgres:16-3.4-barman-2"
     )
     assert specs["postgres"].image.build_context == "services/postgres"
     assert specs["directus"].image.ref == "directus/directus:11.12.0"
@@ -397,3 +397,4 @@ def test_each_database_client_logs_in_as_a_role_the_postgres_container_creates(s
     # Function grants hold per database: barman-cloud-backup connects to `postgres` (the rehearsal's
     # backup-job check failed with "permission denied for function pg_backup_start" without this).
     assert script.index("\\connect postgres") < script.index("pg_backup_start(text, boolean)")
+    assert 'GRANT pg_checkpoint, pg_monitor, pg_read_all_data TO :"backup";' in script  # pg_ls_archive_statusdir()
