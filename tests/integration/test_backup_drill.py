@@ -18,6 +18,8 @@ from benchmarks import drill, drill_server
 from benchmarks.drill_result import DrillResult
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.docker  # the pinned postgres image: `make rehearsal` builds it, then runs this
+
 ARCHIVE_TIMEOUT = 5
 
 
