@@ -23,6 +23,7 @@ from typing import Any
 from components.backups import BackupTarget
 from components.workload.services import ServiceSpec
 from ops.local import compose
+from ops.sim.engine import stack_config
 from rehearsal import checks, data, edge, lifecycle, ssh
 from rehearsal.stack import REPO, RehearsalError, Stack, image_exists, require, run
 
@@ -116,7 +117,7 @@ def rehearse(stack_name: str, out: Path) -> int:
         raise RehearsalError("no Docker engine answers: start one (as root: dockerd --storage-driver=vfs &)")
     from rehearsal.images import build_all  # the image builder needs mmdebstrap only when used
 
-    config = compose.load_config(stack_name)
+    config = stack_config(stack_name)
     stack = Stack(config, REPO / "build" / "rehearsal" / stack_name)
     report = Report()
     result: dict[str, Any] = {"stack": stack_name, "checks": [], "images": {}, "not_rehearsed": {}}

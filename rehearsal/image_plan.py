@@ -148,8 +148,9 @@ def plan(document: Mapping[str, Any], postgres_base: str, moto_version: str) -> 
 
 def stack_plan(stack: str) -> tuple[list[Planned], dict[str, str]]:
     """The builds for a stack, read from its `ops compose` render and the project's pins."""
-    from ops.local.compose import load_config, render  # the simulated engine: imported only when needed
+    from ops.local.compose import render  # the simulated engine: imported only when needed
+    from ops.sim.engine import stack_config
 
-    document = render(load_config(stack))
+    document = render(stack_config(stack))
     postgres_base = dockerfile_froms(POSTGRES_DOCKERFILE)[0]
     return plan(document, postgres_base, pinned_version(REQUIREMENTS_DEV, "moto"))

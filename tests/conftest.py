@@ -7,14 +7,17 @@ and tests/helpers. Everything under tests/integration, and each test elsewhere t
 drives a real tool or process, is marked `slow`; `make check` leaves those out.
 
 Each stack runs once per session (`shipped`) because every test only reads the
-run; a test that needs different settings calls `simulate(stack, **overrides)` for
-a run of its own.
+run; a test that needs different settings calls `simulate(stack, **overrides)`,
+shared likewise by every test asking for the same settings, and a test that drives
+an operator tool uses `shared_runs` so that the tool reads those runs too.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,57 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+# The engine's own run, kept before `shared_runs` puts the session's runs in its place.
+_run_program = engine.run
+_ROOT = engine.ROOT
+_RUNS: dict[tuple[str, str], engine.Run] = {}
+
+
 def simulate(stack: str, program: engine.Program | None = None, **overrides: Any) -> engine.Run:
-    return engine.run(stack, program=program, overrides=overrides)
+    """A run of `program` for `stack`; runs of the real program are shared by the session.
+
+    The same settings make the same run (tests/program/test_graph.py holds that) and tests
+    only read a run, so the real program runs once per (stack, overrides) in each worker.
+    A test that uses `monkeypatch` may have changed what the program reads (a module
+    attribute, a file, the engine's root), so it gets runs of its own.
+    """
+    if program is not None or _patching:
+        return _run_program(stack, program=program, overrides=overrides)
+    key = (stack, json.dumps(overrides, sort_keys=True))
+    if key not in _RUNS:
+        _RUNS[key] = _run_program(stack, overrides=overrides)
+    return _RUNS[key]
+
+
+_patching = False
+
+
+@pytest.fixture(autouse=True)
+def _own_runs_when_patching(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _patching
+    _patching = "monkeypatch" in request.fixturenames
+    yield
+    _patching = False
+
+
+@pytest.fixture
+def shared_runs() -> Iterator[None]:
+    """The operator tools a test drives (`ops plan`, `ops cost`...) read the session's runs of the
+    real program instead of running it again; a run of another program or root still runs.
+    (It patches by hand: `monkeypatch` is what marks a test as changing what the program reads.)"""
+
+    def run(
+        stack: str, program: engine.Program | None = None, overrides: Any = None, root: Path | None = None
+    ) -> engine.Run:
+        if program is None and root is None and engine.ROOT == _ROOT:
+            return simulate(stack, **(overrides or {}))
+        return _run_program(stack, program=program, overrides=overrides, root=root)
+
+    engine.run = run
+    try:
+        yield
+    finally:
+        engine.run = _run_program
 
 
 @functools.cache

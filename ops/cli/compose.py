@@ -27,7 +27,7 @@ from typing import TextIO
 import yaml
 
 from components.config import ConfigError
-from ops.local.compose import SECRETS_DIR, ComposeError, config_files, init_secrets, load_config, render
+from ops.local.compose import SECRETS_DIR, ComposeError, config_files, init_secrets, render
 from ops.sim import engine
 
 
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
-        config = load_config(args.stack)
+        config = engine.stack_config(args.stack)
         document = render(config)
     except (ConfigError, engine.SettingsFileError) as exc:
         err.write(f"error: {exc}\n")

@@ -83,16 +83,7 @@ def estimate(run: engine.Run, config: CostSettings | None = None) -> Estimate:
 def run_with_config(
     stack: str, overrides: Mapping[str, Any] | None = None, program: engine.Program | None = None
 ) -> tuple[engine.Run, StackConfig]:
-    """One run of the real program (or `program`), keeping the StackConfig of the run's settings."""
-    from components.config import StackConfig
+    """One run of the real program (or `program`), and the StackConfig of the run's settings."""
     from ops.sim import engine
 
-    loaded: list[StackConfig] = []
-    inner = program or engine.main_program(engine.ROOT)
-
-    def with_config() -> None:
-        loaded.append(StackConfig.load())
-        inner()
-
-    run = engine.run(stack, program=with_config, overrides=overrides)
-    return run, loaded[0]
+    return engine.run(stack, program=program, overrides=overrides), engine.stack_config(stack, overrides)

@@ -33,7 +33,6 @@ from components.workload.services import (
     secret_path,
     with_config_files,
 )
-from ops.sim import engine
 
 SECRETS_DIR = "local/secrets"
 CONFIG_DIR = "local/config"
@@ -68,13 +67,6 @@ LOCAL_ENV: Mapping[str, Mapping[str, str]] = {
 
 class ComposeError(Exception):
     """A spec cannot be rendered for Compose (a value only the cloud knows)."""
-
-
-def load_config(stack: str) -> StackConfig:
-    """The stack's validated settings, read by running StackConfig on the simulated engine."""
-    found: list[StackConfig] = []
-    engine.run(stack, program=lambda: found.append(StackConfig.load()))
-    return found[0]
 
 
 def local_topic_arn(config: StackConfig) -> str:

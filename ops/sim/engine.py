@@ -24,7 +24,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ops.sim import settings_file
 from ops.sim.model import (
@@ -44,6 +44,9 @@ from ops.sim.model import (
     registered_before,
     reveal,
 )
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 __all__ = [
     "PROJECT",
@@ -187,6 +190,16 @@ def run(
     if "error" in result:
         raise result["error"]
     return result["run"]
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path | None = None) -> StackConfig:
+    """The stack's validated settings (components.config.StackConfig) without running the program:
+    a run whose only step is StackConfig.load(), a few milliseconds. Raises ConfigError as the program would."""
+    from components.config import StackConfig
+
+    found: list[StackConfig] = []
+    run(stack, program=lambda: found.append(StackConfig.load()), overrides=overrides, root=root)
+    return found[0]
 
 
 def _run_in_fresh_context(

@@ -14,6 +14,9 @@ from policies.rules.pricing.estimate import check_budget
 from policies.rules.pricing.model import NOT_PRICED, Item, Line
 from tests.helpers.cost_programs import Shape, configured, platform
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 HOURS = 730
 
 

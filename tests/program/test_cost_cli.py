@@ -18,6 +18,9 @@ from policies.rules.pricing import book as pricing
 from policies.rules.pricing.estimate import check_budget
 from tests.helpers.cost_programs import real_estimate
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

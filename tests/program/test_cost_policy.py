@@ -10,6 +10,9 @@ import pytest
 from ops.cost import estimate as cost
 from ops.sim import engine, policy
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 RULE = "cost-within-budget"
 
 

@@ -10,6 +10,9 @@ from policies.rules.pricing.estimate import check_budget
 from policies.rules.pricing.model import Line
 from tests.helpers.cost_programs import real_estimate
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 HOURS = 730
 INSTANCE_USD = {"t3.medium": 0.0416, "t3.large": 0.0832, "t3.xlarge": 0.1664, "t4g.large": 0.0672}
 

@@ -12,6 +12,9 @@ from ops.cost import estimate as cost
 from policies.rules.pricing.model import Line
 from tests.conftest import shipped
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 HOURS = 730
 ROOT = Path(__file__).resolve().parents[2]
 

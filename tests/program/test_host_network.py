@@ -28,7 +28,7 @@ CONTAINER = "docker:index/container:Container"
 
 @pytest.fixture(scope="module")
 def staging_config() -> StackConfig:
-    return compose.load_config("staging")
+    return engine.stack_config("staging")
 
 
 def host_agent(**kw: object) -> ServiceSpec:

@@ -14,6 +14,9 @@ import pytest
 from ops.__main__ import EXIT_BROKEN_PIPE, build_parser, main
 from ops.cli import plan
 
+# The operator tools driven here read the session's runs of the real program (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -177,15 +180,6 @@ def test_verb_help_keeps_the_docstrings_lines_and_every_backup_action_says_what_
 # ----------------------------------------------------------------- the text: summary first, folded, grouped
 
 
-@pytest.fixture
-def shipped_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plan verb reads the session's runs of the shipped stacks instead of running the program again."""
-    from tests.conftest import STACKS, shipped
-
-    runs = {stack: shipped(stack) for stack in STACKS}
-    monkeypatch.setattr("ops.sim.engine.run", lambda stack: runs[stack])
-
-
 def _components(run) -> dict[str, list]:
     """Each top-level component (child of the stack) with every resource below it, found from the parents."""
     by_urn = {r.urn: r for r in run.resources}
@@ -205,9 +199,7 @@ def _ancestors(resource, by_urn) -> list[str]:
     return found
 
 
-def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_policy_counts(
-    shipped_runs, prod
-) -> None:
+def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_policy_counts(prod) -> None:
     from ops.cost import estimate as cost
     from ops.sim.engine import load_stack_settings
     from policies.rules import RULES
@@ -228,7 +220,7 @@ def test_plan_first_20_lines_give_resources_per_component_cost_with_budget_and_p
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_plan_lines_fit_160_characters_unless_full(shipped_runs, stack: str) -> None:
+def test_plan_lines_fit_160_characters_unless_full(stack: str) -> None:
     _, out, _ = _plan("--stack", stack)
     assert max(len(line) for line in out.splitlines()) <= 160
     folded = [line for line in out.splitlines() if "--full or --json shows it whole" in line]
@@ -239,13 +231,13 @@ def test_plan_lines_fit_160_characters_unless_full(shipped_runs, stack: str) -> 
 
 
 @pytest.mark.parametrize("full", [False, True])
-def test_plan_prints_whole_numbers_without_a_decimal_point(shipped_runs, full: bool) -> None:
+def test_plan_prints_whole_numbers_without_a_decimal_point(full: bool) -> None:
     _, out, _ = _plan("--stack", "prod", *(["--full"] if full else []))
     assert re.findall(r"(?<![\d.])\d+\.0(?![\d.])", out) == []
     assert "      port: 80\n" in out and "      retentionInDays: 90\n" in out and '"retries": 3,' in out
 
 
-def test_plan_text_groups_small_cost_lines_per_service_and_json_keeps_each(shipped_runs) -> None:
+def test_plan_text_groups_small_cost_lines_per_service_and_json_keeps_each() -> None:
     _, text, _ = _plan("--stack", "prod")
     _, doc, _ = _plan("--stack", "prod", "--json")
     lines = json.loads(doc)["cost"]["lines"]

@@ -17,6 +17,7 @@ import yaml
 
 from ops.local import compose
 from ops.sim import engine
+from ops.sim.engine import stack_config
 from rehearsal import checks, lifecycle
 from rehearsal.__main__ import Report
 from rehearsal.stack import Stack
@@ -24,7 +25,7 @@ from rehearsal.stack import Stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    rendered = Stack(compose.load_config("staging"), tmp_path_factory.mktemp("rehearsal") / "staging")
+    rendered = Stack(stack_config("staging"), tmp_path_factory.mktemp("rehearsal") / "staging")
     rendered.render(checks.rehearsal_rules(rendered))
     return rendered
 

@@ -39,9 +39,9 @@ def test_containers_wait_for_the_platforms_host_and_use_its_buckets(stack_run: e
 
 
 def service_names_of(run: engine.Run) -> list[str]:
-    from ops.local.compose import load_config
+    from ops.sim.engine import stack_config
 
-    return service_names(load_config(run.stack))
+    return service_names(stack_config(run.stack))
 
 
 def test_ops_plan_shows_every_container_of_the_real_program(staging: engine.Run) -> None:

@@ -14,7 +14,8 @@ import yaml
 from components.workload.catalogue import SECRET_NAMES
 from ops.__main__ import build_parser
 from ops.cli import compose
-from ops.local.compose import LOCAL_SECRETS, load_config, render
+from ops.local.compose import LOCAL_SECRETS, render
+from ops.sim.engine import stack_config
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +114,7 @@ def test_postgres_archives_wal_with_the_stacks_own_settings(project: Path) -> No
 
     command = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]["postgres"]["command"]
     settings = dict(arg.split("=", 1) for arg in command[2::2])
-    expected = stack_postgres_settings(load_config("staging"))
+    expected = stack_postgres_settings(stack_config("staging"))
     assert {k: settings[k] for k in expected} == {k: v.replace("$", "$$") for k, v in expected.items()}
     assert settings["archive_mode"] == "on" and settings["archive_command"].startswith(
         "wal-archive-ahead 4 barman-cloud-wal-archive"
@@ -175,7 +176,7 @@ def test_compose_cli_needs_no_cloud_and_names_a_bad_stack() -> None:
 
 
 def test_grafana_is_routed_at_a_localhost_name() -> None:
-    doc = render(load_config("staging"))
+    doc = render(stack_config("staging"))
     labels = doc["services"]["grafana"]["labels"]
     assert labels["traefik.http.routers.grafana-app.rule"] == "Host(`grafana.localhost`)"
     assert set(SECRET_NAMES) <= set(doc["secrets"])

@@ -10,13 +10,13 @@ from components.config import StackConfig
 from components.workload import ecs_services as ecs
 from components.workload.catalogue import Endpoints
 from components.workload.services import Routing, SpecError
-from ops.local.compose import load_config
+from ops.sim.engine import stack_config
 from tests.unit.test_services import good, specs_of
 
 
 @pytest.fixture(scope="module")
 def staging() -> StackConfig:
-    return load_config("staging")
+    return stack_config("staging")
 
 
 SIZES = [

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from components.workload.images import UPSTREAM
-from ops.local.compose import load_config, render
+from ops.local.compose import render
+from ops.sim.engine import stack_config
 from rehearsal import image_plan, images
 from rehearsal.image_plan import IMAGES_DIR, ROOT, ImageError, Planned, plan, repository
 from rehearsal.stand_ins import NOT_REHEARSED, STAND_INS
@@ -46,7 +47,7 @@ def test_every_rendered_image_is_built_or_listed_as_not_rehearsed(
     staging: tuple[list[Planned], dict[str, str]],
 ) -> None:
     builds, skipped = staging
-    document = render(load_config("staging"))
+    document = render(stack_config("staging"))
     rendered = {service["image"] for service in document["services"].values()}
     assert rendered <= {p.ref for p in builds} | set(skipped)
     assert {repository(ref) for ref in skipped} <= set(NOT_REHEARSED)

@@ -23,17 +23,17 @@ from components.workload.services import (
     scrape_targets,
 )
 from components.workload.spec_checks import validate, validate_catalogue
-from ops.local.compose import load_config
+from ops.sim.engine import stack_config
 
 
 @pytest.fixture(scope="module")
 def staging_config() -> StackConfig:
-    return load_config("staging")
+    return stack_config("staging")
 
 
 @pytest.fixture(scope="module")
 def prod_config() -> StackConfig:
-    return load_config("prod")
+    return stack_config("prod")
 
 
 def inputs(**kw: object) -> cat.CatalogueInputs:
