@@ -25,7 +25,7 @@ from components.config_checks import (
     is_time_zone,
     key_material,
 )
-from components.config_limits import admin_cidrs
+from components.config_limits import ARCHIVE_SHIPPING_SECONDS, DEFAULT_ARCHIVE_TIMEOUT_SECONDS, admin_cidrs
 from components.office_hours import (
     BACKUP_BEFORE_STOP_MINUTES,
     DAY_SETS,
@@ -133,13 +133,15 @@ def recovery(r: Reader, environment: Environment) -> tuple[int, int, int, int]:
     low = MIN_RECOVERY_WINDOW[environment]
     allowed = f"a whole number of days from {low} ({environment} minimum) to 3650"
     window = r.integer("recoveryWindowDays", low, 3650, allowed=allowed)
-    archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=60)
-    rpo = r.integer("rpoSeconds", 30, 86400, default=60)
-    if archive_timeout > rpo and not (r.has_problem("archiveTimeoutSeconds") or r.has_problem("rpoSeconds")):
+    archive_timeout = r.integer("archiveTimeoutSeconds", 30, 3600, default=DEFAULT_ARCHIVE_TIMEOUT_SECONDS)
+    rpo = r.integer("rpoSeconds", 30 + ARCHIVE_SHIPPING_SECONDS, 86400, default=60)
+    limit = rpo - ARCHIVE_SHIPPING_SECONDS
+    if archive_timeout > limit and not (r.has_problem("archiveTimeoutSeconds") or r.has_problem("rpoSeconds")):
         r.bad(
             r.key("archiveTimeoutSeconds"),
             archive_timeout,
-            f"at most rpoSeconds ({rpo}): a WAL segment may wait this long before it is archived, "
+            f"at most rpoSeconds ({rpo}) - {ARCHIVE_SHIPPING_SECONDS} = {limit}: a WAL segment may wait this long "
+            f"before it is closed, and then needs up to {ARCHIVE_SHIPPING_SECONDS} s to reach S3, "
             "so a longer timeout can lose more than the RPO goal allows",
         )
     return window, archive_timeout, rpo, r.integer("snapshotRetentionDays", 1, 365)

@@ -115,13 +115,14 @@ def resolve_target(args: argparse.Namespace) -> BackupTarget:
 
 def stack_archive_timeout(stack: str) -> int:
     # Here, not at the top: the restore also runs in the postgres image, which has no PyYAML.
+    from components.config_limits import DEFAULT_ARCHIVE_TIMEOUT_SECONDS
     from ops.sim import engine
 
     try:
         settings, _ = engine.load_stack_settings(stack, ROOT)
     except engine.SettingsFileError as exc:
         raise InputError(f"{exc}: pass --archive-timeout SECONDS") from exc
-    value = settings.get(f"{engine.PROJECT}:archiveTimeoutSeconds", "60")
+    value = settings.get(f"{engine.PROJECT}:archiveTimeoutSeconds", str(DEFAULT_ARCHIVE_TIMEOUT_SECONDS))
     if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise InputError(f"archiveTimeoutSeconds in Pulumi.{stack}.yaml is {value!r}, not a number of seconds")
     return int(value)

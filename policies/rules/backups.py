@@ -103,8 +103,13 @@ def _archive_timeout(args: StackValidationArgs, report: Report) -> None:
                 )
             continue
         value = seconds(raw)
-        if value is None or value <= 0 or value > rpo:
-            report(f"container {pg.name!r}: archive_timeout is {raw!r}, above the RPO of {rpo} s", pg.urn)
+        shipping = config["archiveShippingSeconds"]
+        if value is None or value <= 0 or value > rpo - shipping:
+            report(
+                f"container {pg.name!r}: archive_timeout is {raw!r}, above the RPO of {rpo} s "
+                f"less {shipping} s for the closed segment to reach S3",
+                pg.urn,
+            )
 
 
 def is_daily(value: str) -> bool:
@@ -190,14 +195,23 @@ RULES = [
         references=(
             "project rule: checks this project's RPO goal against PostgreSQL's settings, which no scanner reads",
         ),
-        description="PostgreSQL's archive_timeout is set and at most the RPO from config.",
-        why="archive_timeout bounds how long a committed transaction can wait before its WAL segment reaches S3.",
+        description="PostgreSQL's archive_timeout is set and at most the RPO from config less the time to ship a segment.",
+        why=(
+            "archive_timeout bounds how long a committed transaction can wait before its WAL segment is closed; "
+            "the closed segment then still has to reach S3."
+        ),
         severity=Severity.HIGH,
         check=_archive_timeout,
         kind="stack",
         config={
             **COMMON,
             "rpoSeconds": {"type": "integer", "minimum": 1, "default": 60, "description": "recovery point objective"},
+            "archiveShippingSeconds": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 10,
+                "description": "time allowed for a closed WAL segment to reach S3",
+            },
         },
     ),
     Rule(

@@ -197,7 +197,7 @@ def add_data_protection(stack: Stack) -> None:
 
 
 POSTGRES_COMMAND = [
-    "postgres", "-c", "wal_level=replica", "-c", "archive_mode=on", "-c", "archive_timeout=60",
+    "postgres", "-c", "wal_level=replica", "-c", "archive_mode=on", "-c", "archive_timeout=50",
     "-c", "archive_command=barman-cloud-wal-archive --gzip s3://quintas-crm-prod-backups/postgres prod %p",
 ]  # fmt: skip
 

@@ -69,7 +69,7 @@ def test_verify_of_an_empty_bucket_fails_every_check(s3, s3_endpoint: str, tmp_p
     code, out, _ = _run("verify", "--stack", "prod", "--outputs", str(outputs), "--endpoint-url", s3_endpoint)
     assert code == 1
     assert out.count("FAIL  ") == 4
-    assert "archive_timeout 60s" in out  # read from Pulumi.prod.yaml
+    assert "archive_timeout 50s" in out  # read from Pulumi.prod.yaml
 
 
 def _fill(s3, bucket: str, dump_body: bytes, backlog: int = 0) -> None:

@@ -3,7 +3,7 @@
 Everything PostgreSQL runs inside the production postgres image at the tag the prod
 stack records (its barman, PostgreSQL and PostGIS): the stacks' archive_command, the
 real backup job, and the runbook's `ops.cli.backup restore` inside the image, against
-moto's S3 API on 127.0.0.1. archive_timeout is 5 s here (60 s in the stacks) and the
+moto's S3 API on 127.0.0.1. archive_timeout is 5 s here (50 s in the stacks) and the
 data small, so the drill takes minutes; benchmarks/backup_drill.py runs it at 60 s on
 1 GB of base and 1 GB of WAL.
 """

@@ -22,7 +22,7 @@ def test_prod_postgres_archives_wal_to_the_backups_bucket(prod: engine.Run) -> N
     settings = dict(arg.split("=", 1) for arg in postgres["command"][2::2])
     assert postgres["command"][0] == "postgres"
     assert settings["archive_mode"] == "on"
-    assert settings["archive_timeout"] == "60s"
+    assert settings["archive_timeout"] == "50s"
     assert settings["wal_level"] == "replica"
     assert settings["archive_command"] == (
         'wal-archive-ahead 4 barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'

@@ -24,11 +24,11 @@ def prod_config() -> StackConfig:
     return _config("prod")
 
 
-def test_prod_archives_gzip_wal_to_its_stack_prefix_every_60_seconds(prod_config: StackConfig) -> None:
+def test_prod_archives_gzip_wal_to_its_stack_prefix_every_50_seconds(prod_config: StackConfig) -> None:
     settings = backups.stack_postgres_settings(prod_config)
     assert settings["wal_level"] == "replica"
     assert settings["archive_mode"] == "on"
-    assert settings["archive_timeout"] == "60s"
+    assert settings["archive_timeout"] == "50s"
     assert settings["archive_command"] == (
         'wal-archive-ahead 4 barman-cloud-wal-archive --gzip "s3://${BACKUPS_BUCKET}/postgres/prod" quintas-crm %p'
     )

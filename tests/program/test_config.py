@@ -83,7 +83,7 @@ def test_shipped_stacks_load_with_their_values() -> None:
     staging = _loaded("staging")
     assert prod.is_prod and not staging.is_prod
     assert prod.recovery_window_days == 30 and staging.recovery_window_days == 7
-    assert prod.archive_timeout_seconds == 60
+    assert prod.archive_timeout_seconds == 50
     assert prod.ssh_mode == "ssm" and prod.admin_cidrs == ()
     assert prod.tags == {
         "project": "quintas-crm-infra",

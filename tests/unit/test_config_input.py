@@ -190,6 +190,14 @@ def test_archive_timeout_must_not_exceed_the_rpo_goal() -> None:
     assert "rpoSeconds (120)" in str(error)
 
 
+def test_archive_timeout_equal_to_the_rpo_goal_leaves_no_time_to_ship_the_segment() -> None:
+    """The drill measured 61.4 s of loss with archive_timeout = rpoSeconds = 60: the closed segment still travels."""
+    error = problems(archiveTimeoutSeconds=60, rpoSeconds=60)
+    assert error.keys == [f"{P}:archiveTimeoutSeconds"]
+    assert "at most rpoSeconds (60) - 10 = 50" in str(error) and "to reach S3" in str(error)
+    assert read(archiveTimeoutSeconds=50, rpoSeconds=60).archive_timeout_seconds == 50
+
+
 def test_archive_timeout_within_the_rpo_goal_passes() -> None:
     assert read(archiveTimeoutSeconds=60, rpoSeconds=900).rpo_seconds == 900
 

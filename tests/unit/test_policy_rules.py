@@ -124,7 +124,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "iam-no-star-resource-on-data-actions": (role_policy({"Sid": "Logs", "Effect": "Allow", "Action": ["logs:PutLogEvents", "ecr:GetAuthorizationToken"], "Resource": "*"}), "policy statement Logs grants logs:PutLogEvents on every resource"),
     "iam-no-admin-managed-policy": (setp("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "host-ssm", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"), "attaches the AWS managed policy AdministratorAccess"),
     "backups-wal-archiving": (setp(fx.CONTAINER, "postgres", "command", ["postgres", "-c", "archive_mode=off"]), "container 'postgres': archive_mode is off; WAL is not archived"),
-    "backups-archive-timeout-within-rpo": (setp(fx.CONTAINER, "postgres", "command.6", "archive_timeout=15min"), "archive_timeout is '15min', above the RPO of 60 s"),
+    "backups-archive-timeout-within-rpo": (setp(fx.CONTAINER, "postgres", "command.6", "archive_timeout=15min"), "archive_timeout is '15min', above the RPO of 60 s less 10 s"),
     "backups-daily-base-backup": (setp(fx.CONTAINER, "backup", "envs.0", "BACKUP_SCHEDULE=0 2 * * 0"), "backup job 'backup' is not scheduled daily (BACKUP_SCHEDULE=0 2 * * 0)"),
     "backups-recovery-window": (setp(fx.CONTAINER, "backup", "envs.2", "RECOVERY_WINDOW_DAYS=7"), "keeps a recovery window of 7 days, below the minimum of 30"),
     "container-no-undeclared-privileged": (setp(fx.CONTAINER, "redis", "privileged", True), "Container 'redis' runs privileged without a declared justification"),
@@ -287,11 +287,18 @@ def test_an_elastic_ip_association_also_counts_as_a_public_address() -> None:
 def test_backup_settings_in_the_shape_of_the_backups_component_pass() -> None:
     """archive_timeout with a unit, a quoted archive_command, BACKUP_TIME and a Barman retention policy."""
     stack = fx.baseline()
-    command = ["postgres", "-c", "archive_command=barman-cloud-wal-archive --gzip s3://quintas-crm-prod-backups/postgres prod %p", "-c", "archive_mode=on", "-c", "archive_timeout=60s", "-c", "wal_level=replica"]  # fmt: skip
+    command = ["postgres", "-c", "archive_command=barman-cloud-wal-archive --gzip s3://quintas-crm-prod-backups/postgres prod %p", "-c", "archive_mode=on", "-c", "archive_timeout=50s", "-c", "wal_level=replica"]  # fmt: skip
     stack.get(fx.CONTAINER, "postgres").inputs["command"] = command
     stack.get(fx.CONTAINER, "backup").inputs["envs"] = ["BACKUP_TIME=02:00", "BACKUP_TIME_ZONE=America/Mexico_City", "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 30 DAYS"]  # fmt: skip
     names = ["backups-wal-archiving", "backups-archive-timeout-within-rpo", "backups-daily-base-backup", "backups-recovery-window"]  # fmt: skip
     assert [f for n in names for f in findings(stack, n)] == []
+    # archive_timeout equal to the RPO leaves no time for the closed segment to reach S3.
+    stack.get(fx.CONTAINER, "postgres").inputs["command"][6] = "archive_timeout=60s"
+    assert (
+        "less 10 s for the closed segment to reach S3"
+        in findings(stack, "backups-archive-timeout-within-rpo")[0].message
+    )
+    stack.get(fx.CONTAINER, "postgres").inputs["command"][6] = "archive_timeout=50s"
     stack.get(fx.CONTAINER, "backup").inputs["envs"][2] = "BACKUP_RETENTION_POLICY=RECOVERY WINDOW OF 14 DAYS"
     assert (
         "keeps a recovery window of 14 days, below the minimum of 30"
