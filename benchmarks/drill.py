@@ -225,7 +225,7 @@ def _restore(drill: Drill, name: str, to: str) -> tuple[dict, drill_server.Conta
     target_dir = drill.workdir / name
     report_file = drill.workdir / f"{name}.json"
     args = ["restore", "--stack", STACK, "--bucket", BUCKET, "--endpoint-url", drill.endpoint, "--to", to]
-    args += ["--target-dir", str(target_dir), "--report-json", str(report_file), "--db-user", "postgres"]
+    args += ["--target-dir", str(target_dir), "--report-json", str(report_file)]
     for table in drill_data.CRM_TABLES:
         args += ["--verify-table", table]
     started = time.time()

@@ -25,12 +25,16 @@ if TYPE_CHECKING:  # the operator tools use this module without loading the Pulu
     from components.config import StackConfig
 
 BARMAN_SERVER = "quintas-crm"
-# The CRM's database and the role that owns it, once: the postgres container creates
-# them (POSTGRES_DB, POSTGRES_USER, so no `postgres` role exists), Directus, the backup
-# job and postgres-exporter log in with them. Here because this module loads no Pulumi
-# SDK and imports no catalogue, so every one of those can import it without a cycle.
+# The CRM's database, the role that owns it (Directus's) and the cluster's superuser,
+# once: the postgres container creates the database and the superuser (POSTGRES_DB,
+# POSTGRES_USER) and its init script the owner and the other roles
+# (components/workload/db_roles.py). Here because this module loads no Pulumi SDK and
+# imports no catalogue, so every one of those can import it without a cycle.
 CRM_DATABASE = "quintas_crm"
 CRM_DB_USER = "directus"
+# Only the operator uses it: a restore verifies as it, since only it reads every schema
+# (PostGIS's `tiger` and `topology` schemas too, which the owner role may not read).
+SUPERUSER = "postgres"
 # node-exporter's textfile collector directory inside the backup-job container.
 TEXTFILE_DIR = "/var/lib/node-exporter/textfile"
 METRICS_FILE = "quintas_backup.prom"

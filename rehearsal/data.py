@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from components.backups import BackupTarget, restore_command
+from components.backups import SUPERUSER, BackupTarget, restore_command
 from components.workload.catalogue import DB_NAME
-from components.workload.db_roles import BACKUP, DIRECTUS, EXPORTER, SUPERUSER
+from components.workload.db_roles import BACKUP, DIRECTUS, EXPORTER
 from rehearsal.checks import CheckFailed, aws, poll
 from rehearsal.stack import PROJECT, PROJECT_LABEL, Stack, run
 

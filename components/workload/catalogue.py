@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.aws.buckets import Buckets
-from components.backups import CRM_DATABASE, CRM_DB_USER, stack_postgres_settings
+from components.backups import CRM_DATABASE, CRM_DB_USER, SUPERUSER, stack_postgres_settings
 from components.config import StackConfig
 from components.workload import public_edge
 from components.workload.backup_job import backup_job_spec
 from components.workload.catalogue_ingress import socket_proxy, traefik
 from components.workload.catalogue_monitoring import NODE_TEXTFILE_DIR, monitoring
-from components.workload.db_roles import BACKUP, DIRECTUS, ROLES, SUPERUSER
+from components.workload.db_roles import BACKUP, DIRECTUS, ROLES
 from components.workload.images import upstream
 from components.workload.monitoring_config import SERVICES_DIR
 from components.workload.services import (

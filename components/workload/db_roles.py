@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 from components.backups import CRM_DB_USER
 
-# The cluster's superuser: only the postgres container holds its password, for the operator.
-SUPERUSER = "postgres"
-
 
 @dataclass(frozen=True)
 class DbRole:

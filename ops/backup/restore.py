@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.backups import CRM_DATABASE, CRM_DB_USER, BackupTarget, restore_command
+from components.backups import CRM_DATABASE, SUPERUSER, BackupTarget, restore_command
 from ops.backup.postgres_local import (
     LocalServer,
     as_postgres,
@@ -185,7 +185,7 @@ def restore(
     database: str = CRM_DATABASE,
     timeout: float = 3600,
     progress: Callable[[str], None] = print,
-    db_user: str = CRM_DB_USER,
+    db_user: str = SUPERUSER,
 ) -> RestoreReport:
     moment = parse_target(to)
     check_table_names(tables)

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.backups import BARMAN_SERVER, CRM_DATABASE, CRM_DB_USER, BackupTarget
+from components.backups import BARMAN_SERVER, CRM_DATABASE, SUPERUSER, BackupTarget
 from ops.backup import restore
 from ops.backup import verify as backup_verify
 from ops.backup.postgres_local import ServerError, find_pg_bin
@@ -78,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rest.add_argument("--database", default=CRM_DATABASE, help=f"database to verify (default {CRM_DATABASE})")
     rest.add_argument(
         "--db-user",
-        default=CRM_DB_USER,
-        help=f"role to verify as; a stack's cluster has only its owner (default {CRM_DB_USER})",
+        default=SUPERUSER,
+        help=f"role to verify as: the cluster's superuser, who reads every schema (default {SUPERUSER})",
     )
     rest.add_argument("--pg-bin", help="PostgreSQL bin directory (default: newest /usr/lib/postgresql/*/bin)")
     rest.add_argument("--timeout", type=seconds, default=3600, help="seconds to wait for recovery (default 3600)")

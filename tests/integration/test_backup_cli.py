@@ -176,19 +176,19 @@ def test_a_failed_restore_leaves_no_half_restored_directory(s3, s3_endpoint: str
 
 
 def test_restore_verifies_as_the_role_the_stacks_cluster_has(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # The stack's cluster is initialised with POSTGRES_USER (the owner role): it has no
-    # `postgres` role, so the verification after a real restore must log in as the owner.
-    from components.backups import CRM_DB_USER
+    # The stack's cluster is initialised with POSTGRES_USER = postgres, the superuser; the
+    # owner role (directus) may not read PostGIS's tiger schema, which the verification counts.
+    from components.backups import SUPERUSER
     from ops.backup import postgres_local
 
     args = build_parser().parse_args(
         ["backup", "restore", "--stack", "prod", "--bucket", "b", "--to", "latest", "--target-dir", str(tmp_path)]
     )
-    assert args.db_user == CRM_DB_USER == "directus"
+    assert args.db_user == SUPERUSER == "postgres"
     calls: list[list[str]] = []
     monkeypatch.setattr(
         postgres_local, "run_as_postgres", lambda argv, **kw: calls.append(argv) or type("R", (), {"stdout": "f"})()
     )
     server = postgres_local.LocalServer(tmp_path, Path("/usr/bin"), tmp_path / "socket", user=args.db_user)
     assert server.psql("SELECT 1") == "f"
-    assert calls[0][calls[0].index("-U") + 1] == "directus"
+    assert calls[0][calls[0].index("-U") + 1] == "postgres"
