@@ -24,7 +24,7 @@ from components.backups import BackupTarget
 from components.workload.services import ServiceSpec
 from ops.local import compose
 from ops.sim.engine import stack_config
-from rehearsal import checks, data, edge, lifecycle, ssh
+from rehearsal import checks, data, dr, edge, lifecycle, ssh
 from rehearsal.stack import REPO, RehearsalError, Stack, image_exists, require, run
 
 LOCAL_AWS_SERVICES = (compose.LOCAL_AWS, f"{compose.LOCAL_AWS}-init")
@@ -81,7 +81,7 @@ def rehearsed(stack: Stack) -> tuple[list[str], dict[str, str]]:
     return services, skipped
 
 
-def run_checks(stack: Stack, services: list[str], report: Report) -> None:
+def run_checks(stack: Stack, services: list[str], report: Report, times: dict[str, float]) -> None:
     specs = [stack.specs[n] for n in services]
     for name, (ok, detail, took) in checks.healthy_within_start_period(stack, services).items():
         report.add(f"healthy:{name}", ok, detail, took)
@@ -98,6 +98,8 @@ def run_checks(stack: Stack, services: list[str], report: Report) -> None:
     report.check("traefik-through-proxy", lambda: edge.traefik_through_proxy(stack))
     report.check("compose-equals-plan", lambda: lifecycle.compose_equals_plan(stack, services))
     report.check("alert-delivered", lambda: checks.alert_delivered(stack))
+    # Loses and restores the database; the replacements below then run on the restored stack.
+    report.check("dr-end-to-end", lambda: dr.dr_end_to_end(stack, target, times))
     # Unrelated services are replaced at the same time; the report lists replace: then stop:, as before.
     lifecycle.replace_and_stop(stack, specs, report.check)
     report.order(
@@ -120,7 +122,8 @@ def rehearse(stack_name: str, out: Path) -> int:
     config = stack_config(stack_name)
     stack = Stack(config, REPO / "build" / "rehearsal" / stack_name)
     report = Report()
-    result: dict[str, Any] = {"stack": stack_name, "checks": [], "images": {}, "not_rehearsed": {}}
+    # "dr": the seconds dr-end-to-end measured (rto_cms_s: restore start -> Directus healthy).
+    result: dict[str, Any] = {"stack": stack_name, "checks": [], "images": {}, "not_rehearsed": {}, "dr": {}}
     began = time.monotonic()
     try:
         result["images"] = build_all(stack_name, print)
@@ -134,7 +137,7 @@ def rehearse(stack_name: str, out: Path) -> int:
         except RehearsalError as exc:  # a dependency that never turned healthy: the checks say which
             report.add("compose-up", False, str(exc), time.monotonic() - began)
         if any(stack.container_ids(name) for name in services):
-            run_checks(stack, services, report)
+            run_checks(stack, services, report, result["dr"])
     except Exception as exc:  # noqa: BLE001 recorded as a failed step; teardown still runs
         report.add("setup", False, f"{type(exc).__name__}: {exc}", time.monotonic() - began)
     finally:
