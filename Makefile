@@ -38,15 +38,17 @@ imports: setup
 # server or process: those are marked slow). Needs no root and no Debian package
 # (tests/unit/test_readme.py holds it to that).
 check: lint imports
-	$(PY) -m pytest -q -n 2 -m "not slow" tests/unit tests/program
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow" tests/unit tests/program
 
 typecheck: setup
 	$(VENV)/bin/pyright
 
 # Every test layer, the integration tests with real tools and servers included; the tests that
 # need a Docker engine and the stand-in images run in `make rehearsal`, which has both.
+# Two workers (each test's servers listen on ports of their own; runs of the program are
+# shared between workers, tests/conftest.py): 185 s instead of 346 s on 2 cores.
 tests: setup
-	$(PY) -m pytest -q -m "not docker"
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not docker"
 
 # The stack's containers on a real Docker engine (stand-in images, docker-compose, every
 # check in build/rehearsal.json). Starts dockerd for the run when none answers (needs root).

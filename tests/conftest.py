@@ -14,10 +14,14 @@ an operator tool uses `shared_runs` so that the tool reads those runs too.
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import json
+import os
+import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,8 @@ def simulate(stack: str, program: engine.Program | None = None, **overrides: Any
     """A run of `program` for `stack`; runs of the real program are shared by the session.
 
     The same settings make the same run (tests/program/test_graph.py holds that) and tests
-    only read a run, so the real program runs once per (stack, overrides) in each worker.
+    only read a run, so the real program runs once per (stack, overrides) in the session:
+    under xdist the first worker to need a run pickles it for the others (`_SHARED_DIR`).
     A test that uses `monkeypatch` may have changed what the program reads (a module
     attribute, a file, the engine's root), so it gets runs of its own.
     """
@@ -53,8 +58,45 @@ def simulate(stack: str, program: engine.Program | None = None, **overrides: Any
         return _run_program(stack, program=program, overrides=overrides)
     key = (stack, json.dumps(overrides, sort_keys=True))
     if key not in _RUNS:
-        _RUNS[key] = _run_program(stack, overrides=overrides)
+        _RUNS[key] = _run_across_workers(key, lambda: _run_program(stack, overrides=overrides))
     return _RUNS[key]
+
+
+# A directory every xdist worker of this session sees (None without xdist): set by `_share_runs`.
+_SHARED_DIR: Path | None = None
+
+
+def _run_across_workers(key: tuple[str, str], make: Callable[[], engine.Run]) -> engine.Run:
+    """`make()` once for the session: a worker holding the key's lock runs it, the others load its pickle."""
+    if _SHARED_DIR is None:
+        return make()
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    done = _SHARED_DIR / f"{name}.pickle"
+    with open(_SHARED_DIR / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also on an error
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        run = make()  # a run that raises is not kept: the next asker runs it again
+        partial = done.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(run))
+        partial.replace(done)
+        return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _share_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under xdist, the workers' base temp directories share a parent that is new for each session."""
+    global _SHARED_DIR
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _SHARED_DIR = tmp_path_factory.getbasetemp().parent / "shared-runs"
+        _SHARED_DIR.mkdir(exist_ok=True)
+    yield
+    _SHARED_DIR = None
+
+
+def fresh(stack: str, **overrides: Any) -> engine.Run:
+    """A new run of the real program, for a test about runs themselves (that two runs agree)."""
+    return _run_program(stack, overrides=overrides)
 
 
 _patching = False

@@ -183,6 +183,7 @@ def test_a_different_alert_topic_changes_the_alertmanager_digest() -> None:
     assert config_digest(staging, "grafana") == config_digest(prod, "grafana")
 
 
+@pytest.mark.usefixtures("shared_runs")
 def test_plan_shows_the_monitoring_containers_with_their_config_digests() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert plan.main(build_parser().parse_args(["plan", "--stack", "staging", "--full"]), out=out, err=err) == 0
