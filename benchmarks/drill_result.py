@@ -55,12 +55,15 @@ class DrillResult:
             "ops backup verify exit 0 after the load": self.verify_exit_code == 0,
         }
 
-    def as_json(self, goals: dict[str, bool], rto_cms_s: float | None = None) -> dict[str, Any]:
+    def as_json(
+        self, goals: dict[str, bool], rto_cms_s: float | None = None, rto_cms_source: str = ""
+    ) -> dict[str, Any]:
         return {
             "rpo_worst_s": round(self.rpo_worst_s, 1),
             "rto_db_s": round(self.rto_db_s, 1),
-            # The CMS RTO (to Directus /server/health) is measured by the rehearsal's dr-end-to-end.
+            # The CMS RTO (restore start to Directus /server/health ok) is measured by the rehearsal's dr-end-to-end.
             "rto_cms_s": rto_cms_s,
+            "rto_cms_source": rto_cms_source,
             "base_bytes": self.base_bytes,
             "database_bytes": self.database_bytes,
             "wal_bytes_replayed": self.wal_bytes_replayed,
