@@ -93,7 +93,7 @@ def test_health_check_alarm_fires_when_the_site_is_down(stack_run: engine.Run) -
 
 
 def test_outside_us_east_1_the_health_check_alarm_and_its_topic_live_in_us_east_1() -> None:
-    run = simulate("staging", **{"aws:region": "us-west-2"})
+    run = simulate("staging", None, **{"aws:region": "us-west-2"})
     alarm = _alarm(run, "app-health-check")
     topic = run.one("aws:sns/topic:Topic", "alerts-us-east-1")
     assert (alarm["region"], topic.inputs["region"]) == ("us-east-1", "us-east-1")

@@ -140,7 +140,7 @@ def test_a_stack_outside_us_east_1_encrypts_its_health_check_topic_with_a_key_th
     """The health-check alarm's topic must be in us-east-1, and a key is regional: it gets its own."""
     from ops.sim import policy
 
-    run = simulate("staging", **{"aws:region": "us-west-2"})
+    run = simulate("staging", None, **{"aws:region": "us-west-2"})
     key = run.one("aws:kms/key:Key", "telemetry-us-east-1")
     assert (key.inputs["region"], key.inputs["enableKeyRotation"]) == ("us-east-1", True)
     assert run.one("aws:sns/topic:Topic", "alerts-us-east-1").inputs["kmsMasterKeyId"] == key.outputs["arn"]
