@@ -16,11 +16,10 @@ from rehearsal.checks import CheckFailed, aws, poll
 from rehearsal.stack import PROJECT, PROJECT_LABEL, Stack, run
 
 
-def psql(stack: Stack, sql: str, service: str = "postgres") -> str:
+def psql(stack: Stack, sql: str, service: str = "postgres", database: str = DB_NAME, timeout: float = 120) -> str:
     """As the operator: the superuser over the container's local socket (no client uses it)."""
-    return stack.exec(
-        service, "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", DB_NAME, "-c", sql
-    ).strip()
+    argv = ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", database, "-c", sql]
+    return stack.exec(service, *argv, timeout=timeout).strip()
 
 
 # Each client's role: no attribute beyond LOGIN, and exactly these memberships.

@@ -52,8 +52,7 @@ class RehearsedPostgres:
         self.stack = stack
 
     def psql(self, sql: str, database: str = "postgres", timeout: float = 1800) -> str:
-        argv = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", database, "-c", sql]
-        return self.stack.exec("postgres", *argv, timeout=timeout).strip()
+        return psql(self.stack, sql, database=database, timeout=timeout)
 
 
 def runbook_restore_block(path: Path = RUNBOOK) -> list[str]:
